@@ -1,0 +1,249 @@
+"""EfficientNet V1 and V2: stage tables and scaling rows (data), and one builder for both generations.
+
+V1 follows Tan & Le 2019 and keras.applications.EfficientNetB0..B7; V2 follows Tan & Le 2021 and
+keras.applications.EfficientNetV2B0..L; V2-XL follows google/automl efficientnetv2/effnetv2_configs.py.
+Layer names and weight order match keras.applications exactly, so its weight files load by name.
+"""
+import math
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from keras_cls.models import layers as blocks
+from keras_cls.models.layers import CONV_INIT
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class Stage:
+    block: str          # "mbconv" or "fused"
+    repeats: int
+    kernel_size: int
+    strides: int
+    expand_ratio: int
+    filters_in: int
+    filters_out: int
+    se_ratio: float
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What differs between EfficientNet V1 and V2 in keras.applications, as data."""
+    bn_momentum: float
+    explicit_pad: bool          # V1 pads stride-2 convs explicitly (correct_pad); V2 uses 'same'
+    dwconv_name: str
+    round_up_10pct: bool        # V1's round_filters adds a divisor when rounding lost more than 10%
+    stem_from_table: bool       # V2's stem width is the first stage's input width; V1's is 32
+    drop_over_rounded: bool     # V1 spreads drop-connect over the rounded block count, V2 over the table's
+    weights_url: str
+
+
+V1 = Generation(0.99, True, "dwconv", True, False, True, "https://storage.googleapis.com/keras-applications/")
+V2 = Generation(0.9, False, "dwconv2", False, True, False,
+                "https://storage.googleapis.com/tensorflow/keras-applications/efficientnet_v2/")
+
+
+@dataclass(frozen=True)
+class EfficientNetSpec:
+    name: str
+    generation: Generation
+    width: float
+    depth: float
+    resolution: int
+    dropout: float
+    stages: Tuple[Stage, ...]
+    preprocessing: str                  # "adaptive" | "imagenet" | "signed"
+    weights_file: Optional[str] = None  # keras.applications file stem; None where none is published
+    weights_md5: Tuple[str, str] = ("", "")  # (with top, without top)
+    drop_connect: float = 0.2
+    family: str = "efficientnet"
+
+
+def _table(*rows):
+    return tuple(Stage(*row) for row in rows)
+
+
+#             block     rep k  s  e  in   out  se
+V1_STAGES = _table(
+    ("mbconv", 1, 3, 1, 1, 32, 16, 0.25),
+    ("mbconv", 2, 3, 2, 6, 16, 24, 0.25),
+    ("mbconv", 2, 5, 2, 6, 24, 40, 0.25),
+    ("mbconv", 3, 3, 2, 6, 40, 80, 0.25),
+    ("mbconv", 3, 5, 1, 6, 80, 112, 0.25),
+    ("mbconv", 4, 5, 2, 6, 112, 192, 0.25),
+    ("mbconv", 1, 3, 1, 6, 192, 320, 0.25),
+)
+V2_B_STAGES = _table(
+    ("fused", 1, 3, 1, 1, 32, 16, 0),
+    ("fused", 2, 3, 2, 4, 16, 32, 0),
+    ("fused", 2, 3, 2, 4, 32, 48, 0),
+    ("mbconv", 3, 3, 2, 4, 48, 96, 0.25),
+    ("mbconv", 5, 3, 1, 6, 96, 112, 0.25),
+    ("mbconv", 8, 3, 2, 6, 112, 192, 0.25),
+)
+V2_S_STAGES = _table(
+    ("fused", 2, 3, 1, 1, 24, 24, 0),
+    ("fused", 4, 3, 2, 4, 24, 48, 0),
+    ("fused", 4, 3, 2, 4, 48, 64, 0),
+    ("mbconv", 6, 3, 2, 4, 64, 128, 0.25),
+    ("mbconv", 9, 3, 1, 6, 128, 160, 0.25),
+    ("mbconv", 15, 3, 2, 6, 160, 256, 0.25),
+)
+V2_M_STAGES = _table(
+    ("fused", 3, 3, 1, 1, 24, 24, 0),
+    ("fused", 5, 3, 2, 4, 24, 48, 0),
+    ("fused", 5, 3, 2, 4, 48, 80, 0),
+    ("mbconv", 7, 3, 2, 4, 80, 160, 0.25),
+    ("mbconv", 14, 3, 1, 6, 160, 176, 0.25),
+    ("mbconv", 18, 3, 2, 6, 176, 304, 0.25),
+    ("mbconv", 5, 3, 1, 6, 304, 512, 0.25),
+)
+V2_L_STAGES = _table(
+    ("fused", 4, 3, 1, 1, 32, 32, 0),
+    ("fused", 7, 3, 2, 4, 32, 64, 0),
+    ("fused", 7, 3, 2, 4, 64, 96, 0),
+    ("mbconv", 10, 3, 2, 4, 96, 192, 0.25),
+    ("mbconv", 19, 3, 1, 6, 192, 224, 0.25),
+    ("mbconv", 25, 3, 2, 6, 224, 384, 0.25),
+    ("mbconv", 7, 3, 1, 6, 384, 640, 0.25),
+)
+V2_XL_STAGES = _table(
+    ("fused", 4, 3, 1, 1, 32, 32, 0),
+    ("fused", 8, 3, 2, 4, 32, 64, 0),
+    ("fused", 8, 3, 2, 4, 64, 96, 0),
+    ("mbconv", 16, 3, 2, 4, 96, 192, 0.25),
+    ("mbconv", 24, 3, 1, 6, 192, 256, 0.25),
+    ("mbconv", 32, 3, 2, 6, 256, 512, 0.25),
+    ("mbconv", 8, 3, 1, 6, 512, 640, 0.25),
+)
+
+_V1_MD5 = {
+    "b0": ("902e53a9f72be733fc0bcb005b3ebbac", "50bc09e76180e00e4465e1a485ddc09d"),
+    "b1": ("1d254153d4ab51201f1646940f018540", "74c4e6b3e1f6a1eea24c589628592432"),
+    "b2": ("b15cce36ff4dcbd00b6dd88e7857a6ad", "111f8e2ac8aa800a7a99e3239f7bfb39"),
+    "b3": ("ffd1fdc53d0ce67064dc6a9c7960ede0", "af6d107764bb5b1abb91932881670226"),
+    "b4": ("18c95ad55216b8f92d7e70b3a046e2fc", "ebc24e6d6c33eaebbd558eafbeedf1ba"),
+    "b5": ("ace28f2a6363774853a83a0b21b9421a", "38879255a25d3c92d5e44e04ae6cec6f"),
+    "b6": ("165f6e37dce68623721b423839de8be5", "9ecce42647a20130c1f39a5d4cb75743"),
+    "b7": ("8c03f828fec3ef71311cd463b6759d99", "cbcfe4450ddf6f3ad90b1b398090fe4a"),
+}
+_V2_MD5 = {
+    "b0": ("21ecbf6da12460d5c40bb2f29ceb2188", "893217f2bb855e2983157299931e43ff"),
+    "b1": ("069f0534ff22adf035c89e2d9547a9dc", "0e80663031ca32d657f9caa404b6ec37"),
+    "b2": ("424e49f28180edbde1e94797771950a7", "1dfe2e7a5d45b6632553a8961ea609eb"),
+    "b3": ("1f1fc43bd98a6e4fd8fdfd551e02c7a0", "f6abf7b5849ac99a89b50dd3fd532856"),
+    "s": ("e1d88a8495beba45748fedd0cecbe016", "af0682fb74e8c54910f2d4393339c070"),
+    "m": ("a3bf6aa3276309f4fc6a34aa114c95cd", "1b8dc055df72dde80d614482840fe342"),
+    "l": ("27e6d408b53c7ebc868fefa357689935", "b0b66b5c863aef5b46e8608fe1711615"),
+}
+
+# (variant, width, depth, resolution, dropout)
+_V1_ROWS = (("b0", 1.0, 1.0, 224, 0.2), ("b1", 1.0, 1.1, 240, 0.2), ("b2", 1.1, 1.2, 260, 0.3),
+            ("b3", 1.2, 1.4, 300, 0.3), ("b4", 1.4, 1.8, 380, 0.4), ("b5", 1.6, 2.2, 456, 0.4),
+            ("b6", 1.8, 2.6, 528, 0.5), ("b7", 2.0, 3.1, 600, 0.5))
+# (variant, width, depth, resolution, dropout (automl's published rate), stages, preprocessing)
+_V2_ROWS = (("b0", 1.0, 1.0, 224, 0.2, V2_B_STAGES, "imagenet"), ("b1", 1.0, 1.1, 240, 0.2, V2_B_STAGES, "imagenet"),
+            ("b2", 1.1, 1.2, 260, 0.3, V2_B_STAGES, "imagenet"), ("b3", 1.2, 1.4, 300, 0.3, V2_B_STAGES, "imagenet"),
+            ("s", 1.0, 1.0, 384, 0.2, V2_S_STAGES, "signed"), ("m", 1.0, 1.0, 480, 0.3, V2_M_STAGES, "signed"),
+            ("l", 1.0, 1.0, 480, 0.4, V2_L_STAGES, "signed"), ("xl", 1.0, 1.0, 512, 0.4, V2_XL_STAGES, "signed"))
+
+SPECS = tuple(
+    EfficientNetSpec(f"efficientnet-{v}", V1, w, d, r, p, V1_STAGES, "adaptive", f"efficientnet{v}", _V1_MD5[v])
+    for v, w, d, r, p in _V1_ROWS
+) + tuple(
+    EfficientNetSpec(f"efficientnetv2-{v}", V2, w, d, r, p, stages, pre,
+                     f"efficientnetv2-{v}" if v in _V2_MD5 else None, _V2_MD5.get(v, ("", "")))
+    for v, w, d, r, p, stages, pre in _V2_ROWS
+)
+
+
+def round_filters(spec, filters, divisor=8):
+    scaled = filters * spec.width
+    rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
+    if spec.generation.round_up_10pct and rounded < 0.9 * scaled:
+        rounded += divisor
+    return int(rounded)
+
+
+def round_repeats(spec, repeats):
+    return int(math.ceil(spec.depth * repeats))
+
+
+def scaled_stages(spec):
+    """The stage table after width and depth scaling: what the built network has."""
+    return [dict(stage.__dict__, repeats=round_repeats(spec, stage.repeats),
+                 filters_in=round_filters(spec, stage.filters_in), filters_out=round_filters(spec, stage.filters_out))
+            for stage in spec.stages]
+
+
+def feature_stages(stages):
+    """Index of the last stage at each output stride 4, 8, 16, 32 (C2..C5); the stem has stride 2."""
+    stride, last = 2, {}
+    for i, stage in enumerate(stages):
+        stride *= stage["strides"]
+        last[stride] = i
+    return {f"C{int(math.log2(s))}": last[s] for s in (4, 8, 16, 32)}
+
+
+def feature_channels(spec):
+    stages = scaled_stages(spec)
+    return {level: stages[i]["filters_out"] for level, i in feature_stages(stages).items()}
+
+
+def preprocess(k, x, spec, weights):
+    """Pixels in [0, 255] -> the scale the variant was trained at; preprocessing lives inside the model."""
+    if spec.preprocessing == "signed" or (spec.preprocessing == "imagenet" and x.shape[-1] != 3):
+        return k.layers.Rescaling(1.0 / 128.0, offset=-1.0, name="rescaling")(x)
+    x = k.layers.Rescaling(1.0 / 255.0, name="rescaling")(x)
+    if spec.preprocessing == "imagenet":
+        return k.layers.Normalization(mean=list(IMAGENET_MEAN), variance=[s * s for s in IMAGENET_STD],
+                                      name="normalization")(x)
+    x = k.layers.Normalization(name="normalization")(x)
+    if weights == "imagenet":
+        # keras.applications' V1 files store the standard deviation where the variance belongs
+        # (tensorflow#49930); this undoes it exactly as keras.applications does.
+        x = k.layers.Rescaling([1.0 / math.sqrt(s) for s in IMAGENET_STD], name="rescaling_std")(x)
+    return x
+
+
+def _stem(k, x, spec):
+    filters = round_filters(spec, spec.stages[0].filters_in if spec.generation.stem_from_table else 32)
+    padding = "same"
+    if spec.generation.explicit_pad:
+        x = k.layers.ZeroPadding2D(blocks.correct_pad(x, 3), name="stem_conv_pad")(x)
+        padding = "valid"
+    return blocks.conv_bn_act(k, x, filters, 3, strides=2, padding=padding, name="stem_",
+                              bn_momentum=spec.generation.bn_momentum)
+
+
+def body(k, x, spec, drop_connect_rate):
+    """Stem and all blocks; returns the last tensor and each stage's output (for feature pyramids)."""
+    x = _stem(k, x, spec)
+    stages = scaled_stages(spec)
+    table_total = sum(s.repeats for s in spec.stages)
+    total = float(sum(s["repeats"] for s in stages) if spec.generation.drop_over_rounded else table_total)
+    index, stage_outputs = 0, []
+    for i, stage in enumerate(stages):
+        block = blocks.fused_mbconv if stage["block"] == "fused" else blocks.mbconv
+        for j in range(stage["repeats"]):
+            x = block(k, x, filters_in=stage["filters_in"] if j == 0 else stage["filters_out"],
+                      filters_out=stage["filters_out"], kernel_size=stage["kernel_size"],
+                      strides=stage["strides"] if j == 0 else 1, expand_ratio=stage["expand_ratio"],
+                      se_ratio=stage["se_ratio"], drop_rate=drop_connect_rate * index / total,
+                      name=f"block{i + 1}{chr(j + 97)}_", gen=spec.generation)
+            index += 1
+        stage_outputs.append(x)
+    return x, stage_outputs
+
+
+def build(k, spec, inputs, *, weights, drop_connect_rate, features_only):
+    """Returns (last feature map, {C2..C5}) for the given input tensor; the head is added by the registry."""
+    x = preprocess(k, inputs, spec, weights)
+    x, stage_outputs = body(k, x, spec, drop_connect_rate)
+    features = {level: stage_outputs[i] for level, i in feature_stages(scaled_stages(spec)).items()}
+    if features_only:  # stop at the last block, as detection backbones do
+        return x, features
+    x = blocks.conv_bn_act(k, x, round_filters(spec, 1280), 1, name="top_",
+                           bn_momentum=spec.generation.bn_momentum, conv_name="conv", kernel_init=CONV_INIT)
+    return x, features

@@ -1,0 +1,209 @@
+"""Name -> (builder, spec row); `build`, `list_models`, `model_info`. Errors name what is allowed."""
+import difflib
+import json
+import os
+import re
+
+import numpy as np
+
+from keras_cls.models import efficientnet, resnet
+
+FAMILIES = {"efficientnet": efficientnet, "resnet": resnet}
+MIN_SIZE = 32
+POOLINGS = (None, "avg", "max")
+_REFERENCE = os.path.join(os.path.dirname(__file__), "reference.json")
+
+
+def _canonical(name):
+    return re.sub(r"[\s_\-]", "", str(name).lower())
+
+
+def _register(specs):
+    table = {}
+    for spec in specs:
+        key = _canonical(spec.name)
+        if key in table:
+            raise ValueError(f"duplicate model name {spec.name!r} (clashes with {table[key].name!r})")
+        table[key] = spec
+    return table
+
+
+_SPECS = _register(efficientnet.SPECS + resnet.SPECS)
+
+
+def list_models(family=None):
+    """All variant names, optionally of one family ('efficientnet' or 'resnet')."""
+    if family is not None and family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; allowed: {sorted(FAMILIES)}")
+    return [s.name for s in _SPECS.values() if family in (None, s.family)]
+
+
+def get_spec(name):
+    """The spec row of a variant; names match case-insensitively, with '-', '_' or no separator."""
+    spec = _SPECS.get(_canonical(name))
+    if spec is None:
+        names = list_models()
+        by_key = {_canonical(n): n for n in names}
+        near = [by_key[k] for k in difflib.get_close_matches(_canonical(name), by_key, n=3, cutoff=0.5)]
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
+        raise ValueError(f"unknown model name {name!r}{hint} Allowed: {', '.join(names)}")
+    return spec
+
+
+def family_module(spec):
+    return FAMILIES[spec.family]
+
+
+def reference(name):
+    """Published figures for a variant (models.json): parameter counts, GMACs, ImageNet top-1."""
+    with open(_REFERENCE) as f:
+        return json.load(f)["models"][get_spec(name).name]
+
+
+def model_info(name):
+    """Resolution, dropout, parameter counts, GMACs, feature channels and stage table of a variant."""
+    from keras_cls.models import flops
+
+    spec = get_spec(name)
+    module = family_module(spec)
+    full = flops.count(spec.name)
+    ref = reference(spec.name)
+    return {
+        "name": spec.name,
+        "family": spec.family,
+        "resolution": spec.resolution,
+        "dropout": spec.dropout,
+        "drop_connect": spec.drop_connect,
+        "params": full.params,
+        "trainable_params": full.trainable,
+        "non_trainable_params": full.non_trainable,
+        "params_without_top": flops.count(spec.name, include_top=False).params,
+        "gmacs": full.macs / 1e9,
+        "activation_mb": full.activation_bytes / 2**20,
+        "feature_channels": module.feature_channels(spec),
+        "stages": module.scaled_stages(spec),
+        "imagenet_top1_published": ref.get("imagenet_top1_published"),
+        "imagenet_weights": bool(getattr(spec, "weights_file", None)),
+    }
+
+
+def _validate(spec, *, num_classes, input_shape, include_top, weights, pooling, features_only, dropout_rate,
+              drop_connect_rate):
+    if features_only and (include_top or pooling):
+        raise ValueError("features_only=True returns the C2-C5 feature maps: pass include_top=False and pooling=None")
+    if include_top and (not isinstance(num_classes, int) or num_classes < 1):
+        raise ValueError(f"num_classes must be an integer >= 1 with include_top=True, got {num_classes!r}")
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    for label, rate in (("dropout_rate", dropout_rate), ("drop_connect_rate", drop_connect_rate)):
+        if rate is not None and not 0 <= rate < 1:
+            raise ValueError(f"{label} must be in [0, 1), got {rate!r}")
+    if weights == "imagenet":
+        if spec.family == "resnet":
+            raise ValueError("weights='imagenet' is not available for ResNet: its published ImageNet weights are "
+                             "torchvision's PyTorch files; pass weights=None or a Keras weights file of this model")
+        if include_top and num_classes != 1000:
+            raise ValueError("weights='imagenet' with include_top=True needs num_classes=1000; "
+                             "use include_top=False for another number of classes")
+    elif weights is not None and not (isinstance(weights, (str, os.PathLike)) and os.path.isfile(weights)):
+        raise ValueError(f"weights must be None, 'imagenet' or the path of an existing weights file, got {weights!r}")
+    _check_shape(spec, input_shape, weights)
+
+
+def _check_shape(spec, input_shape, weights):
+    if len(input_shape) != 3:
+        raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}")
+    height, width, channels = input_shape
+    for side in (height, width):
+        if side is not None and side < MIN_SIZE:
+            raise ValueError(f"input_shape {tuple(input_shape)} is too small: height and width must be at least "
+                             f"{MIN_SIZE} px (or None); {spec.name} defaults to {spec.resolution}")
+    if channels is None or channels < 1 or (weights is not None and channels != 3):
+        allowed = "3 (RGB), as the weights need" if weights is not None else "at least 1 (RGB = 3)"
+        raise ValueError(f"input_shape {tuple(input_shape)} has {channels} channels; allowed: {allowed}")
+
+
+def _float32(k, x, name):
+    """Outputs stay float32 under a mixed precision policy (DESIGN.md decision 5)."""
+    if k.mixed_precision.global_policy().compute_dtype == "float32":
+        return x
+    return k.layers.Activation("linear", dtype="float32", name=name + "_float32")(x)
+
+
+def _head(k, x, features, *, num_classes, include_top, pooling, classifier_activation, dropout_rate,
+          features_only):
+    from keras_cls.models.layers import DENSE_INIT
+
+    if features_only:
+        return {level: _float32(k, t, level) for level, t in features.items()}
+    if include_top:
+        x = k.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        if dropout_rate > 0:
+            x = k.layers.Dropout(dropout_rate, name="top_dropout")(x)
+        return k.layers.Dense(num_classes, activation=classifier_activation, kernel_initializer=DENSE_INIT,
+                              dtype="float32", name="predictions")(x)
+    if pooling == "avg":
+        x = k.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    elif pooling == "max":
+        x = k.layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return _float32(k, x, "features")
+
+
+def _droppable(spec, include_top, features_only):
+    """Head layers of a full model that this one lacks: a weights file may hold them."""
+    head = [] if include_top else [("predictions", "Dense")]
+    if features_only and spec.family == "efficientnet":
+        head += [("top_conv", "Conv2D"), ("top_bn", "BatchNormalization")]
+    return head
+
+
+def _load_weights(model, spec, weights, include_top, features_only):
+    from keras_cls.models import weights as weight_files
+
+    path = weights
+    if weights == "imagenet":
+        path = weight_files.imagenet_file(spec, include_top)
+    weight_files.load(model, path, _droppable(spec, include_top, features_only))
+
+
+def _default_normalization(model):
+    """Untrained EfficientNet V1 models start with ImageNet statistics instead of the identity."""
+    from keras_cls.models.efficientnet import IMAGENET_MEAN, IMAGENET_STD
+
+    layer = next((l for l in model.layers if l.name == "normalization" and l.weights), None)
+    if layer is not None and len(layer.weights[0].shape) and layer.weights[0].shape[-1] == 3:
+        mean, variance, *rest = layer.get_weights()
+        layer.set_weights([np.reshape(IMAGENET_MEAN, mean.shape), np.reshape(np.square(IMAGENET_STD),
+                          variance.shape), *rest])
+
+
+def build(name, *, num_classes=1000, input_shape=None, include_top=True, weights=None, pooling=None,
+          classifier_activation="softmax", dropout_rate=None, drop_connect_rate=None, features_only=False,
+          keras_module=None):
+    """Build a variant by name as a functional model taking RGB images with values in [0, 255].
+
+    Arguments follow keras.applications. `features_only=True` (with include_top=False) returns a dict of the
+    C2-C5 feature maps (strides 4, 8, 16, 32; channels in `model_info(name)["feature_channels"]`).
+    `keras_module` builds with another Keras (tf_keras for tfmot); the default is Keras 3.
+    """
+    spec = get_spec(name)
+    if keras_module is None:
+        import keras as keras_module
+    k = keras_module
+    input_shape = tuple(input_shape) if input_shape is not None else (spec.resolution, spec.resolution, 3)
+    _validate(spec, num_classes=num_classes, input_shape=input_shape, include_top=include_top, weights=weights,
+              pooling=pooling, features_only=features_only, dropout_rate=dropout_rate,
+              drop_connect_rate=drop_connect_rate)
+    inputs = k.Input(shape=input_shape, name="image")
+    x, features = family_module(spec).build(
+        k, spec, inputs, weights=weights, features_only=features_only,
+        drop_connect_rate=spec.drop_connect if drop_connect_rate is None else drop_connect_rate)
+    outputs = _head(k, x, features, num_classes=num_classes, include_top=include_top, pooling=pooling,
+                    classifier_activation=classifier_activation, features_only=features_only,
+                    dropout_rate=spec.dropout if dropout_rate is None else dropout_rate)
+    model = k.Model(inputs, outputs, name=spec.name)
+    if weights is not None:
+        _load_weights(model, spec, weights, include_top, features_only)
+    else:
+        _default_normalization(model)
+    return model

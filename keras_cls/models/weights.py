@@ -1,0 +1,140 @@
+"""Weight files: keras.applications' published ImageNet files and user files, loaded with every shape checked.
+
+Two formats are read:
+- legacy HDF5 (`.h5`, what keras.applications publishes and tf_keras writes): layers are addressed by name;
+- Keras 3 `.weights.h5`: the format stores no layer names, it addresses each layer by its class and its order
+  among the model's layers of that class (`layers/conv2d_3/vars/0`); we address ours the same way.
+Every layer with weights must be found with the right shapes; extra layers in the file are an error unless they
+are the head this model was built without. So a file for another variant fails loudly, naming the layer.
+"""
+import os
+import re
+
+import numpy as np
+
+_LEGACY_AUTONAMED = re.compile(r"^(normalization)(_\d+)?$")
+
+
+class WeightsMismatchError(ValueError):
+    """A weights file does not fit the model (another variant, another head, or not a weights file)."""
+
+
+def imagenet_file(spec, include_top):
+    """Download (once, checksummed) keras.applications' ImageNet file for a spec; returns its local path."""
+    import keras
+
+    if not getattr(spec, "weights_file", None):
+        raise ValueError(f"no ImageNet weights are published for {spec.name!r}; EfficientNet B0-B7 and "
+                         "V2 B0-B3/S/M/L have them (keras.applications). Pass weights=None or a file path.")
+    file_name = spec.weights_file + (".h5" if include_top else "_notop.h5")
+    return keras.utils.get_file(file_name, spec.generation.weights_url + file_name, cache_subdir="models",
+                                file_hash=spec.weights_md5[0 if include_top else 1])
+
+
+def _snake(class_name):
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _decode(value):
+    return value.decode("utf8") if isinstance(value, bytes) else str(value)
+
+
+def _read_legacy(group):
+    if "model_weights" in group:  # a whole-model .h5 file keeps its weights one level down
+        group = group["model_weights"]
+    out = {}
+    for layer_name in (_decode(n) for n in group.attrs["layer_names"]):
+        names = [_decode(n) for n in group[layer_name].attrs["weight_names"]]
+        if names:
+            key = _LEGACY_AUTONAMED.sub(r"\1", layer_name)
+            out[key] = [(n.split("/")[-1].split(":")[0], np.asarray(group[layer_name][n])) for n in names]
+    return out
+
+
+def _read_keras3(group):
+    out = {}
+    for key, layer in group["layers"].items():
+        variables = layer.get("vars", {})
+        if len(variables):
+            out[key] = [(None, np.asarray(variables[str(i)])) for i in range(len(variables))]
+    return out
+
+
+def read_file(path):
+    """{layer key: [(variable name or None, array), ...]} and the addressing ('name' or 'class')."""
+    import h5py
+
+    if not os.path.isfile(path):
+        raise ValueError(f"weights file not found: {path!r}; pass None, 'imagenet' or an existing file path")
+    try:
+        with h5py.File(path, "r") as f:
+            if "layer_names" in f.attrs or "model_weights" in f:
+                return _read_legacy(f), "name"
+            if "layers" in f:
+                return _read_keras3(f), "class"
+    except OSError as e:
+        raise WeightsMismatchError(f"{path!r} is not a readable HDF5 weights file ({e})") from e
+    raise WeightsMismatchError(f"{path!r} is HDF5 but neither a legacy .h5 nor a Keras 3 .weights.h5 weights file")
+
+
+def _model_keys(model, addressing):
+    """Our layers with weights, keyed the way the file addresses them."""
+    keys, used = {}, {}
+    for layer in model.layers:
+        if addressing == "class":
+            base = _snake(type(layer).__name__)
+            n = used.get(base, -1) + 1
+            used[base] = n
+            key = base if n == 0 else f"{base}_{n}"
+        else:
+            key = layer.name
+        if layer.weights:
+            keys[key] = layer
+    return keys
+
+
+def _arrays_for(layer, entries):
+    """Pick the file's arrays for a layer: in order, dropping variables the layer does not have (e.g. `count`)."""
+    wanted = [w.name.split("/")[-1].split(":")[0] for w in layer.weights]
+    if len(entries) != len(wanted) and all(name is not None for name, _ in entries):
+        entries = [(name, a) for name, a in entries if name in wanted]
+    return [a for _, a in entries]
+
+
+def _check_extras(extra, addressing, droppable):
+    if addressing == "name":
+        unexpected = sorted(set(extra) - {name for name, _ in droppable})
+    else:
+        allowed = [_snake(cls) for _, cls in droppable]
+        unexpected = sorted(k for k in extra if re.sub(r"_\d+$", "", k) not in allowed)
+        if len(extra) > len(droppable):
+            unexpected = sorted(extra)
+    if unexpected:
+        raise WeightsMismatchError(
+            f"the weights file has {len(unexpected)} layer(s) this model lacks, first {unexpected[0]!r}: "
+            "it was saved from another variant or configuration")
+
+
+def load(model, path, droppable=()):
+    """Load a weights file into `model`; `droppable` lists (name, class) of head layers the model was built without."""
+    stored, addressing = read_file(path)
+    ours = _model_keys(model, addressing)
+    values = []
+    for key, layer in ours.items():
+        if key not in stored:
+            raise WeightsMismatchError(
+                f"layer {layer.name!r} ({key!r} in the file's addressing) is missing from {os.path.basename(path)!r}: "
+                "the file is for another variant, or was saved without the classification top "
+                "(then build with include_top=False)")
+        arrays = _arrays_for(layer, stored[key])
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if [a.shape for a in arrays] != shapes:
+            raise WeightsMismatchError(
+                f"layer {layer.name!r}: the file holds shapes {[a.shape for a in arrays]}, the model needs "
+                f"{shapes}: the file is for another variant or number of classes")
+        values.append((layer, arrays))
+    _check_extras(set(stored) - set(ours), addressing, droppable)
+    for layer, arrays in values:
+        layer.set_weights(arrays)
+    return model
