@@ -1,0 +1,24 @@
+from setuptools import find_packages, setup
+
+TF = "2.21.*"
+setup(
+    name="keras_cls",
+    version="0.1.0",
+    description="EfficientNet and ResNet image classifiers for Keras 3: build, train, tune, compress, serve, compare",
+    long_description=open("README.md").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["keras_cls", "keras_cls.*"]),
+    package_data={"keras_cls.models": ["reference.json"]},
+    install_requires=["keras>=3.15,<3.16", "numpy>=1.26", "h5py>=3.10", "absl-py>=2.0"],
+    extras_require={
+        # TensorFlow comes as two wheels; pick one: `pip install keras_cls[cpu]` or `keras_cls[gpu]`.
+        "cpu": [f"tensorflow-cpu=={TF}"],
+        "gpu": [f"tensorflow[and-cuda]=={TF}"],
+        "dev": ["pytest>=8", f"tf-keras=={TF}", "scikit-learn>=1.4"],
+        "tune": ["keras-tuner==1.4.8", f"tensorboard=={TF}", "scikit-learn>=1.4"],
+        "compress": ["tensorflow-model-optimization==0.8.1", f"tf-keras=={TF}", "ai-edge-litert>=2.0"],
+        "serving": ["requests>=2.31"],
+    },
+    entry_points={"console_scripts": ["keras-cls=keras_cls.cli:main"]},
+)

@@ -1,0 +1,37 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import json  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from keras_cls.models import registry  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def reference():
+    with open(registry._REFERENCE) as f:
+        return json.load(f)["models"]
+
+
+def randomize(model, seed=0):
+    """Give every weight a random value, with positive variances, so that outputs depend on all of them."""
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        path = w.path
+        if "variance" in path:
+            value = rng.uniform(0.5, 2.0, w.shape)
+        elif "gamma" in path:
+            value = rng.uniform(0.5, 1.5, w.shape)
+        elif "mean" in path or "beta" in path or "bias" in path:
+            value = rng.normal(0.0, 0.1, w.shape)
+        else:  # kernels keep their random initialisation; `count` is bookkeeping
+            continue
+        w.assign(np.asarray(value, dtype=w.dtype))
+    return model
+
+
+def images(size, batch=2, seed=1, channels=3):
+    return np.random.default_rng(seed).uniform(0, 255, (batch, *size, channels)).astype("float32")
