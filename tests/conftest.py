@@ -30,6 +30,9 @@ def randomize(model, seed=0):
         else:  # kernels keep their random initialisation; `count` is bookkeeping
             continue
         w.assign(np.asarray(value, dtype=w.dtype))
+    for layer in model.layers:
+        if hasattr(layer, "finalize_state"):  # Normalization computes with constants made from its variables
+            layer.finalize_state()
     return model
 
 

@@ -1,8 +1,10 @@
 """Name -> (builder, spec row); `build`, `list_models`, `model_info`. Errors name what is allowed."""
+import contextlib
 import difflib
 import json
 import os
 import re
+import sys
 
 import numpy as np
 
@@ -102,6 +104,9 @@ def _validate(spec, *, num_classes, input_shape, include_top, weights, pooling, 
         if spec.family == "resnet":
             raise ValueError("weights='imagenet' is not available for ResNet: its published ImageNet weights are "
                              "torchvision's PyTorch files; pass weights=None or a Keras weights file of this model")
+        if not getattr(spec, "weights_file", None):
+            raise ValueError(f"no ImageNet weights are published for {spec.name!r}; EfficientNet B0-B7 and "
+                             "V2 B0-B3/S/M/L have them (keras.applications). Pass weights=None or a file path.")
         if include_top and num_classes != 1000:
             raise ValueError("weights='imagenet' with include_top=True needs num_classes=1000; "
                              "use include_top=False for another number of classes")
@@ -169,12 +174,24 @@ def _load_weights(model, spec, weights, include_top, features_only):
 def _default_normalization(model):
     """Untrained EfficientNet V1 models start with ImageNet statistics instead of the identity."""
     from keras_cls.models.efficientnet import IMAGENET_MEAN, IMAGENET_STD
+    from keras_cls.models.weights import set_layer_weights
 
     layer = next((l for l in model.layers if l.name == "normalization" and l.weights), None)
     if layer is not None and len(layer.weights[0].shape) and layer.weights[0].shape[-1] == 3:
         mean, variance, *rest = layer.get_weights()
-        layer.set_weights([np.reshape(IMAGENET_MEAN, mean.shape), np.reshape(np.square(IMAGENET_STD),
-                          variance.shape), *rest])
+        set_layer_weights(layer, [np.reshape(IMAGENET_MEAN, mean.shape),
+                                  np.reshape(np.square(IMAGENET_STD), variance.shape), *rest])
+
+
+@contextlib.contextmanager
+def _deep_recursion(limit=20000):
+    """Keras maps a functional graph recursively; EfficientNetV2-XL (~1,900 layers) needs more than Python's 1,000."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, limit))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def build(name, *, num_classes=1000, input_shape=None, include_top=True, weights=None, pooling=None,
@@ -201,7 +218,8 @@ def build(name, *, num_classes=1000, input_shape=None, include_top=True, weights
     outputs = _head(k, x, features, num_classes=num_classes, include_top=include_top, pooling=pooling,
                     classifier_activation=classifier_activation, features_only=features_only,
                     dropout_rate=spec.dropout if dropout_rate is None else dropout_rate)
-    model = k.Model(inputs, outputs, name=spec.name)
+    with _deep_recursion():
+        model = k.Model(inputs, outputs, name=spec.name)
     if weights is not None:
         _load_weights(model, spec, weights, include_top, features_only)
     else:

@@ -23,9 +23,6 @@ def imagenet_file(spec, include_top):
     """Download (once, checksummed) keras.applications' ImageNet file for a spec; returns its local path."""
     import keras
 
-    if not getattr(spec, "weights_file", None):
-        raise ValueError(f"no ImageNet weights are published for {spec.name!r}; EfficientNet B0-B7 and "
-                         "V2 B0-B3/S/M/L have them (keras.applications). Pass weights=None or a file path.")
     file_name = spec.weights_file + (".h5" if include_top else "_notop.h5")
     return keras.utils.get_file(file_name, spec.generation.weights_url + file_name, cache_subdir="models",
                                 file_hash=spec.weights_md5[0 if include_top else 1])
@@ -116,6 +113,13 @@ def _check_extras(extra, addressing, droppable):
             "it was saved from another variant or configuration")
 
 
+def set_layer_weights(layer, arrays):
+    """set_weights, then let preprocessing layers (Normalization) rebuild the constants they compute with."""
+    layer.set_weights(arrays)
+    if hasattr(layer, "finalize_state"):
+        layer.finalize_state()
+
+
 def load(model, path, droppable=()):
     """Load a weights file into `model`; `droppable` lists (name, class) of head layers the model was built without."""
     stored, addressing = read_file(path)
@@ -136,5 +140,5 @@ def load(model, path, droppable=()):
         values.append((layer, arrays))
     _check_extras(set(stored) - set(ours), addressing, droppable)
     for layer, arrays in values:
-        layer.set_weights(arrays)
+        set_layer_weights(layer, arrays)
     return model

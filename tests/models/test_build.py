@@ -1,0 +1,135 @@
+"""Options of build(): heads, pooling, feature pyramids, dynamic sizes, precision policies, saving, bad input."""
+import keras
+import numpy as np
+import pytest
+
+from keras_cls.models import build, flops, list_models, model_info
+from tests.conftest import images
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list_models())
+def test_every_variant_builds_with_exact_counts(name, reference):
+    """The shared harness: each variant at its default resolution, counted from its layers and analytically."""
+    model = build(name)
+    analytic, from_layers = flops.count(name), flops.count_model(model)
+    assert model.count_params() == analytic.params
+    assert (from_layers.trainable, from_layers.non_trainable) == (analytic.trainable, analytic.non_trainable)
+    assert from_layers.macs == analytic.macs and from_layers.activations == analytic.activations
+    ref = reference[name]
+    if ref.get("keras_applications"):
+        assert model.count_params() == ref["keras_applications"]["total"]
+    if ref.get("torchvision"):
+        assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == ref["torchvision"]["trainable"]
+    assert model.input_shape == (None, ref["resolution"], ref["resolution"], 3) and model.output_shape == (None, 1000)
+    assert not any(type(l).__name__ == "Lambda" for l in model.layers)
+
+
+@pytest.mark.parametrize("name", ["efficientnet-b0", "efficientnetv2-b0", "resnet-18"])
+def test_forward_pass_is_a_distribution(name):
+    model = build(name, input_shape=(64, 64, 3), num_classes=7)
+    probs = model(images((64, 64)), training=False).numpy()
+    assert probs.shape == (2, 7)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("pooling,shape", [(None, (None, 2, 2, 512)), ("avg", (None, 512)), ("max", (None, 512))])
+def test_no_top_pooling(pooling, shape):
+    model = build("resnet-18", include_top=False, pooling=pooling, input_shape=(64, 64, 3))
+    assert model.output_shape == shape
+    assert not any(l.name == "predictions" for l in model.layers)
+    assert model.count_params() == flops.count("resnet-18", include_top=False).params
+
+
+@pytest.mark.parametrize("name", ["efficientnet-b0", "efficientnetv2-s", "resnet-50"])
+def test_features_only_pyramid(name):
+    model = build(name, include_top=False, features_only=True, input_shape=(128, 128, 3))
+    channels = model_info(name)["feature_channels"]
+    assert sorted(model.output) == ["C2", "C3", "C4", "C5"]
+    for level, tensor in model.output.items():
+        stride = 2 ** int(level[1])
+        assert tuple(tensor.shape) == (None, 128 // stride, 128 // stride, channels[level])
+    out = model(images((128, 128)), training=False)
+    assert out["C5"].shape == (2, 4, 4, channels["C5"])
+
+
+@pytest.mark.parametrize("name", ["efficientnet-b0", "efficientnetv2-b0", "resnet-18"])
+def test_dynamic_input_size(name):
+    model = build(name, input_shape=(None, None, 3), num_classes=5)
+    for size in ((64, 64), (97, 131)):
+        assert model(images(size), training=False).shape == (2, 5)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("kwargs", [{}, {"include_top": False, "pooling": "avg"},
+                                    {"include_top": False, "features_only": True}])
+def test_mixed_precision_keeps_float32_variables_and_outputs(policy, kwargs):
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = build("efficientnet-b0", input_shape=(64, 64, 3), **kwargs)
+        assert {v.dtype for v in model.weights if "float" in v.dtype} == {"float32"}
+        compute = {l.dtype_policy.compute_dtype for l in model.layers if type(l).__name__ == "Conv2D"}
+        assert compute == {policy.split("_")[1]}
+        out = model(images((64, 64)), training=False)
+        for tensor in (out.values() if isinstance(out, dict) else [out]):
+            assert tensor.dtype == "float32"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("name", ["efficientnet-b0", "efficientnetv2-b0", "resnet-18"])
+def test_keras_file_round_trip_in_safe_mode(name, tmp_path):
+    model = build(name, input_shape=(64, 64, 3), num_classes=4)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True)
+    x = images((64, 64))
+    np.testing.assert_array_equal(loaded(x, training=False).numpy(), model(x, training=False).numpy())
+
+
+def test_stochastic_depth_and_dropout_are_configurable():
+    default = build("efficientnet-b0", input_shape=(64, 64, 3))
+    drops = [l.rate for l in default.layers if l.name.endswith("_drop")]
+    assert drops and max(drops) < 0.2 and default.get_layer("top_dropout").rate == 0.2
+    off = build("efficientnet-b0", input_shape=(64, 64, 3), dropout_rate=0.0, drop_connect_rate=0.0)
+    assert not any(type(l).__name__ == "Dropout" for l in off.layers)
+    resnet = build("resnet-18", input_shape=(64, 64, 3), drop_connect_rate=0.1, dropout_rate=0.3)
+    assert resnet.get_layer("top_dropout").rate == 0.3 and resnet.get_layer("layer4_1_drop").rate > 0
+
+
+def test_resnet_layer_names_follow_torchvision():
+    model = build("resnet-50", input_shape=(64, 64, 3))
+    names = {l.name for l in model.layers if l.weights}
+    for expected in ("conv1", "bn1", "layer1_0_conv1", "layer1_0_downsample_conv", "layer3_5_bn3", "predictions"):
+        assert expected in names
+    assert "layer1_1_downsample_conv" not in names
+    # v1.5: the stride sits in the 3x3 conv of the first block of a stage
+    assert model.get_layer("layer2_0_conv2").strides == (2, 2) and model.get_layer("layer2_0_conv1").strides == (1, 1)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"name": "efficientnet-b8"}, r"unknown model name 'efficientnet-b8'; did you mean efficientnet-b"),
+    ({"input_shape": (31, 64, 3)}, r"too small.*at least 32 px"),
+    ({"input_shape": (64, 64)}, r"\(height, width, channels\)"),
+    ({"input_shape": (64, 64, 0)}, r"channels"),
+    ({"num_classes": 0}, r"num_classes must be an integer >= 1"),
+    ({"features_only": True}, r"features_only=True .* include_top=False"),
+    ({"include_top": False, "pooling": "mean"}, r"pooling must be one of"),
+    ({"dropout_rate": 1.5}, r"dropout_rate must be in \[0, 1\)"),
+    ({"weights": "/no/such/file.h5"}, r"weights must be None, 'imagenet' or the path of an existing"),
+    ({"weights": "imagenet", "num_classes": 10}, r"needs num_classes=1000"),
+    ({"name": "resnet-50", "weights": "imagenet"}, r"not available for ResNet"),
+    ({"name": "efficientnetv2-xl", "weights": "imagenet"}, r"no ImageNet weights are published"),
+])
+def test_bad_input_is_a_clear_value_error(kwargs, message):
+    kwargs = {"name": "efficientnet-b0", **kwargs}
+    with pytest.raises(ValueError, match=message):
+        build(kwargs.pop("name"), **kwargs)
+
+
+def test_weights_need_three_channels(tmp_path):
+    path = tmp_path / "w.weights.h5"
+    build("efficientnet-b0", input_shape=(64, 64, 3)).save_weights(path)
+    with pytest.raises(ValueError, match=r"has 1 channels; allowed: 3 \(RGB\), as the weights need"):
+        build("efficientnet-b0", input_shape=(64, 64, 1), weights=str(path))
+    assert build("resnet-18", input_shape=(64, 64, 1), num_classes=3).output_shape == (None, 3)
