@@ -1,0 +1,127 @@
+"""Weight files: legacy .h5 by layer name, Keras 3 .weights.h5, the ImageNet download path, and mismatches."""
+import keras
+import numpy as np
+import pytest
+from keras.src.legacy.saving import legacy_h5_format
+
+from keras_cls.models import build, weights
+from tests.conftest import images, randomize
+
+SIZE = (64, 64, 3)
+
+
+def _legacy_h5(model, path):
+    """Write `model`'s weights the way keras.applications' published files are written (legacy HDF5)."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+    return str(path)
+
+
+def _same_outputs(a, b, size=SIZE[:2]):
+    x = images(size)
+    np.testing.assert_allclose(a(x, training=False).numpy(), b(x, training=False).numpy(), atol=1e-5, rtol=0)
+
+
+def test_legacy_h5_loads_by_layer_name(tmp_path):
+    source = randomize(keras.applications.EfficientNetB0(weights=None, input_shape=SIZE, classifier_activation=None))
+    path = _legacy_h5(source, tmp_path / "b0.h5")
+    ours = build("efficientnet-b0", input_shape=SIZE, weights=path, classifier_activation=None)
+    _same_outputs(source, ours)
+
+
+def test_tf_keras_h5_file_loads(tmp_path):
+    tf_keras = pytest.importorskip("tf_keras")
+    twin = build("efficientnetv2-b0", input_shape=SIZE, keras_module=tf_keras, num_classes=3)
+    twin.save_weights(str(tmp_path / "twin.h5"))
+    ours = build("efficientnetv2-b0", input_shape=SIZE, weights=str(tmp_path / "twin.h5"), num_classes=3)
+    _same_outputs(twin, ours)
+
+
+def test_notop_file_and_top_file_into_a_model_without_top(tmp_path):
+    full = randomize(build("efficientnet-b0", input_shape=SIZE, num_classes=5))
+    top = str(tmp_path / "top.weights.h5")
+    full.save_weights(top)
+    headless = build("efficientnet-b0", input_shape=SIZE, include_top=False, pooling="avg", weights=top)
+    np.testing.assert_array_equal(headless.get_layer("top_conv").get_weights()[0],
+                                  full.get_layer("top_conv").get_weights()[0])
+    notop = str(tmp_path / "notop.weights.h5")
+    headless.save_weights(notop)
+    pyramid = build("efficientnet-b0", input_shape=SIZE, include_top=False, features_only=True, weights=notop)
+    assert np.array_equal(pyramid.get_layer("block7a_project_conv").get_weights()[0],
+                          full.get_layer("block7a_project_conv").get_weights()[0])
+    with pytest.raises(weights.WeightsMismatchError, match="'predictions'.*missing.*include_top=False"):
+        build("efficientnet-b0", input_shape=SIZE, num_classes=5, weights=notop)
+
+
+@pytest.mark.parametrize("fmt", ["h5", "weights.h5"])
+@pytest.mark.parametrize("saved,loaded", [("efficientnet-b1", "efficientnet-b0"), ("efficientnet-b0", "efficientnet-b1"),
+                                          ("efficientnet-b0", "efficientnetv2-b0")])
+def test_file_of_another_variant_names_the_layer(saved, loaded, fmt, tmp_path):
+    source = build(saved, input_shape=SIZE)
+    path = str(tmp_path / f"w.{fmt}")
+    _legacy_h5(source, path) if fmt == "h5" else source.save_weights(path)
+    with pytest.raises(weights.WeightsMismatchError, match=r"layer|layers") as e:
+        build(loaded, input_shape=SIZE, weights=path)
+    assert "'" in str(e.value) and ("another variant" in str(e.value))
+
+
+def test_wrong_number_of_classes(tmp_path):
+    path = str(tmp_path / "w.weights.h5")
+    build("resnet-18", input_shape=SIZE, num_classes=10).save_weights(path)
+    with pytest.raises(weights.WeightsMismatchError, match=r"layer 'predictions'.*another variant or number of classes"):
+        build("resnet-18", input_shape=SIZE, num_classes=3, weights=path)
+
+
+def test_not_a_weights_file(tmp_path):
+    path = tmp_path / "broken.h5"
+    path.write_bytes(b"this is not hdf5")
+    with pytest.raises(weights.WeightsMismatchError, match="not a readable HDF5 weights file"):
+        build("resnet-18", input_shape=SIZE, weights=str(path))
+
+
+def test_failed_load_leaves_nothing_half_set(tmp_path):
+    source = randomize(build("efficientnet-b0", input_shape=SIZE, num_classes=10))
+    path = str(tmp_path / "w.weights.h5")
+    source.save_weights(path)
+    target = build("efficientnet-b0", input_shape=SIZE, num_classes=3)
+    before = [w.numpy().copy() for w in target.weights]
+    with pytest.raises(weights.WeightsMismatchError):
+        weights.load(target, path)
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, target.weights))
+
+
+def test_imagenet_path_downloads_checksummed_file_and_matches_keras_applications(tmp_path, monkeypatch):
+    """weights='imagenet' asks keras.utils.get_file for keras.applications' URL and md5; the output equals
+    keras.applications' own weights='imagenet' model given the same file (its variance fix included)."""
+    source = randomize(keras.applications.EfficientNetB0(weights=None))
+    path = _legacy_h5(source, tmp_path / "efficientnetb0.h5")
+    calls = []
+
+    def fake_get_file(fname, origin, cache_subdir, file_hash):
+        calls.append((fname, origin, file_hash))
+        return path
+
+    from keras.src.utils import file_utils
+
+    monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
+    monkeypatch.setattr(file_utils, "get_file", fake_get_file)
+    ours = build("efficientnet-b0", weights="imagenet")
+    theirs = keras.applications.EfficientNetB0(weights="imagenet")
+    assert calls[0] == ("efficientnetb0.h5", "https://storage.googleapis.com/keras-applications/efficientnetb0.h5",
+                        "902e53a9f72be733fc0bcb005b3ebbac")
+    assert "rescaling_std" in [l.name for l in ours.layers]
+    _same_outputs(theirs, ours, size=(224, 224))
+
+
+def test_imagenet_file_for_v2_without_top(monkeypatch):
+    calls = []
+    monkeypatch.setattr(keras.utils, "get_file", lambda *a, **kw: calls.append((a, kw)) or "/tmp/x.h5")
+    from keras_cls.models import get_spec
+
+    assert weights.imagenet_file(get_spec("EfficientNetV2S"), include_top=False) == "/tmp/x.h5"
+    (fname, origin), kwargs = calls[0]
+    assert fname == "efficientnetv2-s_notop.h5"
+    assert origin == "https://storage.googleapis.com/tensorflow/keras-applications/efficientnet_v2/efficientnetv2-s_notop.h5"
+    assert kwargs == {"cache_subdir": "models", "file_hash": "af0682fb74e8c54910f2d4393339c070"}
