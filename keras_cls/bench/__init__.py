@@ -1,0 +1,1 @@
+"""Measurements: latency and throughput now; the side-by-side comparison report grows here."""

@@ -1,0 +1,41 @@
+"""Inference timing that is fair on a shared, noisy machine: candidates run interleaved, medians reported."""
+import statistics
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Timing:
+    batch: int
+    seconds: list
+
+    @property
+    def median_ms(self):
+        return 1000 * statistics.median(self.seconds)
+
+    @property
+    def images_per_s(self):
+        return self.batch / statistics.median(self.seconds)
+
+
+def compiled_call(model):
+    """The model as one graph function (`model(x, training=False)`), the way both candidates are timed."""
+    import tensorflow as tf
+
+    return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+
+
+def interleaved(candidates, x, repeats=10, warmup=3):
+    """Time each callable on `x` in turns, the order reversed every round (A B B A A B ...), so that drifts in
+    machine load and any first-in-round effect hit all candidates alike."""
+    for fn in candidates.values():
+        for _ in range(warmup):
+            fn(x).numpy()
+    times = {name: [] for name in candidates}
+    order = list(candidates.items())
+    for round_ in range(repeats):
+        for name, fn in (order if round_ % 2 == 0 else order[::-1]):
+            start = time.perf_counter()
+            fn(x).numpy()
+            times[name].append(time.perf_counter() - start)
+    return {name: Timing(int(x.shape[0]), t) for name, t in times.items()}
