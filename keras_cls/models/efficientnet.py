@@ -5,7 +5,7 @@ keras.applications.EfficientNetV2B0..L; V2-XL follows google/automl efficientnet
 Layer names and weight order match keras.applications exactly, so its weight files load by name.
 """
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Optional, Tuple
 
 from keras_cls.models import layers as blocks
@@ -172,7 +172,7 @@ def round_repeats(spec, repeats):
 
 def scaled_stages(spec):
     """The stage table after width and depth scaling: what the built network has."""
-    return [dict(stage.__dict__, repeats=round_repeats(spec, stage.repeats),
+    return [dict(asdict(stage), repeats=round_repeats(spec, stage.repeats),
                  filters_in=round_filters(spec, stage.filters_in), filters_out=round_filters(spec, stage.filters_out))
             for stage in spec.stages]
 

@@ -6,6 +6,7 @@ Keras module: each layer computes its output shape and its closed-form parameter
 tests hold the two equal. Multiply-adds are those of Conv2D, DepthwiseConv2D and Dense, the usual
 "FLOPs" of papers (one MAC = two FLOPs); activation memory is the elements of every layer output per image.
 """
+import functools
 import math
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -52,16 +53,14 @@ def _conv_out(size, kernel, stride, padding):
 
 
 class _Layer:
-    """Base of the counting layers: records itself when called and returns a tensor of the output shape."""
-    counts, created = None, []  # set by count()
+    """Base of the counting layers: adds itself to `counts` when called, returns a tensor of the output shape."""
 
-    def __init__(self, *args, name=None, **kwargs):
-        self.args, self.kwargs, self.name, self.weights = args, kwargs, name, []
+    def __init__(self, *args, counts, name=None, **kwargs):
+        self.args, self.kwargs, self.name, self.counts, self.weights = args, kwargs, name, counts, []
 
     def __call__(self, inputs):
         shape, trainable, non_trainable, macs = self.compute(inputs)
-        _Layer.counts.add(self.name, type(self).__name__, trainable, non_trainable, macs, math.prod(shape))
-        _Layer.created.append(self)
+        self.counts.add(self.name, type(self).__name__, trainable, non_trainable, macs, math.prod(shape))
         return _Tensor(shape)
 
     def compute(self, x):  # shape-preserving, weightless
@@ -146,18 +145,21 @@ GlobalMaxPooling2D = GlobalAveragePooling2D
 Multiply = Add
 Activation = Dropout = Rescaling = type("Identity", (_Layer,), {})
 
-_LAYERS = SimpleNamespace(**{cls.__name__: cls for cls in (
-    Conv2D, DepthwiseConv2D, Dense, BatchNormalization, Normalization, ZeroPadding2D, MaxPooling2D,
-    GlobalAveragePooling2D, Reshape, Add)}, GlobalMaxPooling2D=GlobalMaxPooling2D, Multiply=Multiply,
-    Activation=Activation, Dropout=Dropout, Rescaling=Rescaling)
+_LAYER_CLASSES = (Conv2D, DepthwiseConv2D, Dense, BatchNormalization, Normalization, ZeroPadding2D, MaxPooling2D,
+                  GlobalAveragePooling2D, Reshape, Add)
+_ALIASES = {"GlobalMaxPooling2D": GlobalMaxPooling2D, "Multiply": Multiply, "Activation": Activation,
+            "Dropout": Dropout, "Rescaling": Rescaling}
 
-# A stand-in for the Keras module with just what the builders use.
-COUNTING_KERAS = SimpleNamespace(
-    layers=_LAYERS,
-    Input=lambda shape, name=None: _Tensor(shape),
-    Model=lambda inputs, outputs, name=None: SimpleNamespace(layers=list(_Layer.created), name=name),
-    mixed_precision=SimpleNamespace(global_policy=lambda: SimpleNamespace(compute_dtype="float32")),
-)
+
+def counting_keras(counts):
+    """A stand-in for the Keras module, with just what the builders use, that adds every layer to `counts`."""
+    classes = {cls.__name__: cls for cls in _LAYER_CLASSES} | _ALIASES
+    return SimpleNamespace(
+        layers=SimpleNamespace(**{name: functools.partial(cls, counts=counts) for name, cls in classes.items()}),
+        Input=lambda shape, name=None: _Tensor(shape),
+        Model=lambda inputs, outputs, name=None: SimpleNamespace(layers=[], name=name),
+        mixed_precision=SimpleNamespace(global_policy=lambda: SimpleNamespace(compute_dtype="float32")),
+    )
 
 
 def count(name, input_size=None, *, num_classes=1000, include_top=True, **build_kwargs):
@@ -165,13 +167,10 @@ def count(name, input_size=None, *, num_classes=1000, include_top=True, **build_
     from keras_cls.models.registry import build, get_spec
 
     size = _pair(input_size or get_spec(name).resolution)
-    _Layer.counts, _Layer.created = Counts(), []
-    try:
-        build(name, num_classes=num_classes, include_top=include_top, input_shape=(*size, 3),
-              keras_module=COUNTING_KERAS, **build_kwargs)
-        return _Layer.counts
-    finally:
-        _Layer.counts, _Layer.created = None, []
+    counts = Counts()
+    build(name, num_classes=num_classes, include_top=include_top, input_shape=(*size, 3),
+          keras_module=counting_keras(counts), **build_kwargs)
+    return counts
 
 
 def _layer_macs(layer):

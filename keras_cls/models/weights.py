@@ -9,6 +9,7 @@ are the head this model was built without. So a file for another variant fails l
 """
 import os
 import re
+from collections import Counter
 
 import numpy as np
 
@@ -99,18 +100,14 @@ def _arrays_for(layer, entries):
     return [a for _, a in entries]
 
 
-def _check_extras(extra, addressing, droppable):
+def _unexpected(extra, addressing, droppable):
+    """File layers the model lacks that are not the head it was built without."""
     if addressing == "name":
-        unexpected = sorted(set(extra) - {name for name, _ in droppable})
-    else:
-        allowed = [_snake(cls) for _, cls in droppable]
-        unexpected = sorted(k for k in extra if re.sub(r"_\d+$", "", k) not in allowed)
-        if len(extra) > len(droppable):
-            unexpected = sorted(extra)
-    if unexpected:
-        raise WeightsMismatchError(
-            f"the weights file has {len(unexpected)} layer(s) this model lacks, first {unexpected[0]!r}: "
-            "it was saved from another variant or configuration")
+        return sorted(set(extra) - {name for name, _ in droppable})
+    # Class addressing: each dropped head layer leaves one more key of its class in the file.
+    base = lambda key: re.sub(r"_\d+$", "", key)  # noqa: E731
+    allowed, found = Counter(_snake(cls) for _, cls in droppable), Counter(base(k) for k in extra)
+    return sorted(k for k in extra if found[base(k)] > allowed[base(k)])
 
 
 def set_layer_weights(layer, arrays):
@@ -138,7 +135,11 @@ def load(model, path, droppable=()):
                 f"layer {layer.name!r}: the file holds shapes {[a.shape for a in arrays]}, the model needs "
                 f"{shapes}: the file is for another variant or number of classes")
         values.append((layer, arrays))
-    _check_extras(set(stored) - set(ours), addressing, droppable)
+    unexpected = _unexpected(set(stored) - set(ours), addressing, droppable)
+    if unexpected:
+        raise WeightsMismatchError(
+            f"the weights file has {len(unexpected)} layer(s) this model lacks, first {unexpected[0]!r}: "
+            "it was saved from another variant or configuration")
     for layer, arrays in values:
         set_layer_weights(layer, arrays)
     return model
