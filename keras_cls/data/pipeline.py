@@ -1,0 +1,293 @@
+"""Source -> scan -> decode -> (cache) -> shuffle -> transform -> batch -> batch augment -> prefetch.
+
+Everything after the scan is TensorFlow ops in the tf.data graph (parallel, AUTOTUNE); no Python runs per image.
+Training transforms: random-resized-crop + optional flip with per-element stateless seeds (reproducible with
+`deterministic=True`, different each epoch). Evaluation: resize + center crop. RandAugment, MixUp and CutMix are
+keras.layers applied to whole batches.
+"""
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from keras_cls.data import decode, sources
+
+SOURCES = ("digits", "folder", "tfrecord", "cifar", "tfds", "arrays")
+VERIFY = ("header", "full", "none")
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: str = "digits"
+    path: Optional[str] = None            # folder / TFRecord folder or glob / CIFAR folder / TFDS dataset name
+    image_size: int = 32
+    batch_size: int = 32
+    validation_fraction: float = 0.1      # held out of train when the source has no validation split
+    test_fraction: float = 0.1            # held out of train when the source has no test split
+    num_classes: Optional[int] = None     # TFRecords carry no class list: say how many
+    label_offset: int = 0                 # added to TFRecord labels (-1 for 1-based ImageNet shards)
+    seed: int = 0
+    deterministic: bool = False
+    cache: Optional[str] = None           # None, "memory" or a file path prefix (decoded images)
+    shuffle_buffer: int = 10_000
+    crop_scale: Tuple[float, float] = (0.08, 1.0)
+    flip: Optional[bool] = None           # None: the source decides (digits: no flip)
+    eval_crop: float = 0.875
+    randaugment: int = 0                  # RandAugment ops per image; 0 = off
+    randaugment_factor: float = 0.5
+    mixup: float = 0.0                    # MixUp alpha; 0 = off
+    cutmix: float = 0.0                   # CutMix alpha; 0 = off
+    verify: str = "header"                # scan before training: header (cheap), full (decode all), none
+    strict: bool = False                  # stop at the first bad input instead of skipping it
+
+    def __post_init__(self):
+        _check(self.source in SOURCES, f"source must be one of {SOURCES}, got {self.source!r}")
+        _check(self.verify in VERIFY, f"verify must be one of {VERIFY}, got {self.verify!r}")
+        _check(self.image_size >= 32, f"image_size must be at least 32 px, got {self.image_size}")
+        _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        _check(0 < self.crop_scale[0] <= self.crop_scale[1] <= 1, f"crop_scale must be 0 < lo <= hi <= 1, got "
+               f"{self.crop_scale}")
+        _check(0 < self.eval_crop <= 1, f"eval_crop must be in (0, 1], got {self.eval_crop}")
+        for name in ("validation_fraction", "test_fraction"):
+            _check(0 <= getattr(self, name) < 0.5, f"{name} must be in [0, 0.5), got {getattr(self, name)}")
+        _check(self.cache in (None, "memory") or isinstance(self.cache, str), "cache must be None, 'memory' or a path")
+        _check(self.source in ("digits", "arrays") or self.path, f"source {self.source!r} needs a path")
+
+
+def _check(ok, message):
+    if not ok:
+        raise ValueError(message)
+
+
+@dataclass
+class Data:
+    train: tf.data.Dataset
+    validation: Optional[tf.data.Dataset]
+    test: Optional[tf.data.Dataset]
+    class_names: List[str]
+    sizes: Dict[str, Optional[int]]
+    report: decode.DataReport = field(default_factory=decode.DataReport)
+    note: str = ""
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+
+def read_source(config, arrays=None):
+    if config.source == "digits":
+        return sources.digits()
+    if config.source == "arrays":
+        _check(arrays is not None, "source 'arrays' needs arrays=(x, y) or (x, y, class_names)")
+        return sources.arrays(*arrays)
+    if config.source == "folder":
+        return sources.folder(config.path)
+    if config.source == "tfrecord":
+        _check(config.num_classes, "source 'tfrecord' needs num_classes (TFRecords carry no class list)")
+        return sources.tfrecord(config.path, config.num_classes)
+    if config.source == "cifar":
+        return sources.cifar(config.path)
+    return sources.tfds(config.path)
+
+
+# ---- scanning -------------------------------------------------------------------------------------------------
+
+_FEATURES = {"image/encoded": tf.io.FixedLenFeature([], tf.string),
+             "image/class/label": tf.io.FixedLenFeature([], tf.int64)}
+
+
+def _parse(record, offset):
+    ex = tf.io.parse_single_example(record, _FEATURES)
+    return ex["image/encoded"], ex["image/class/label"] + offset
+
+
+def _records(shards, offset):
+    files = tf.data.Dataset.from_tensor_slices(list(shards))
+    return files.interleave(tf.data.TFRecordDataset, num_parallel_calls=AUTOTUNE, deterministic=True).map(
+        lambda r: _parse(r, offset), num_parallel_calls=AUTOTUNE)
+
+
+def _scan_records(split, config):
+    names, labels = [], []
+    for shard in split.items:
+        count = 0
+        for _, label in _records([shard], config.label_offset).batch(4096):
+            labels.extend(label.numpy().tolist())
+            count += len(label)
+        names += [f"{shard}:{i}" for i in range(count)]
+    keep, report = decode.scan_encoded(_records(split.items, config.label_offset).map(lambda d, l: d), names)
+    return np.asarray(labels, dtype=np.int64)[np.asarray(keep, bool)] if labels else np.zeros(0, np.int64), report
+
+
+def _scan(split, config):
+    """Find bad inputs before training; returns (split without them or labels for records, report)."""
+    if split.kind == "records":
+        labels, report = _scan_records(split, config)
+        return sources.Split("records", split.items, labels), report
+    if split.kind != "files" or config.verify == "none":
+        return split, decode.DataReport(seen=len(split))
+    data = tf.data.Dataset.from_tensor_slices(split.items.astype(str)).map(tf.io.read_file,
+                                                                             num_parallel_calls=AUTOTUNE)
+    scanner = decode.full_decode_scan if config.verify == "full" else decode.scan_encoded
+    keep, report = scanner(data, list(split.items))
+    return split.subset(np.asarray(keep, bool)), report
+
+
+def _check_labels(split, num_classes, name):
+    labels = split.labels
+    if labels is None or not len(labels):
+        return
+    bad = labels[(labels < 0) | (labels >= num_classes)]
+    _check(not len(bad), f"{name} split has labels outside [0, {num_classes}): e.g. {sorted(set(bad.tolist()))[:5]}")
+
+
+# ---- transforms -----------------------------------------------------------------------------------------------
+
+def _to_uint8(image, size):
+    image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+    return tf.ensure_shape(image, [size, size, 3])
+
+
+def train_transform(image, seed, size, crop_scale, flip):
+    """Random-resized-crop (area in crop_scale, aspect 3/4..4/3) to size x size, then an optional flip."""
+    begin, crop, _ = tf.image.stateless_sample_distorted_bounding_box(
+        tf.shape(image), tf.zeros([1, 0, 4]), seed=seed, min_object_covered=0.0, area_range=crop_scale,
+        aspect_ratio_range=(3 / 4, 4 / 3), max_attempts=10, use_image_if_no_bounding_boxes=True)
+    image = tf.image.resize(tf.slice(image, begin, crop), (size, size), method="bilinear")
+    if flip:
+        image = tf.image.stateless_random_flip_left_right(image, seed=seed + 1)
+    return _to_uint8(image, size)
+
+
+def eval_transform(image, size, crop):
+    """Resize so that the center crop of `crop` of the shorter side becomes size x size, then crop."""
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    scale = size / (crop * tf.reduce_min(shape))
+    resized = tf.maximum(tf.cast(tf.round(shape * scale), tf.int32), size)
+    image = tf.image.resize(image, resized, method="bilinear")
+    return _to_uint8(tf.image.resize_with_crop_or_pad(image, size, size), size)
+
+
+def batch_augment(config, num_classes):
+    """RandAugment / MixUp / CutMix (keras.layers) on whole batches; None when all are off."""
+    import keras
+
+    rand = keras.layers.RandAugment(value_range=(0, 255), num_ops=config.randaugment,
+                                    factor=config.randaugment_factor, seed=config.seed) if config.randaugment else None
+    mixers = [keras.layers.MixUp(alpha=config.mixup, seed=config.seed)] if config.mixup else []
+    mixers += [keras.layers.CutMix(factor=config.cutmix, seed=config.seed)] if config.cutmix else []
+    if not rand and not mixers:
+        return None
+
+    def apply(images, labels, seed):
+        images = tf.cast(images, tf.float32)
+        if rand:
+            images = rand(images, training=True)
+        if mixers:
+            # With both on, each batch gets one of them at random (as timm does).
+            pick = tf.random.stateless_uniform([], seed, maxval=len(mixers), dtype=tf.int32)
+            branches = [lambda m=m: tuple(m({"images": images, "labels": labels}, training=True).values())
+                        for m in mixers]
+            images, labels = tf.switch_case(pick, branches)
+        return images, labels
+    return apply
+
+
+# ---- assembly -------------------------------------------------------------------------------------------------
+
+def _decoded(split, config, training):
+    """Dataset of (uint8 RGB image, label), shuffled when training."""
+    shuffle_early = training and not config.cache
+    if split.kind == "files":
+        ds = tf.data.Dataset.from_tensor_slices((split.items.astype(str), split.labels))
+        if shuffle_early:
+            ds = ds.shuffle(len(split), seed=config.seed, reshuffle_each_iteration=True)
+        ds = ds.map(lambda p, y: (decode.decode_rgb(tf.io.read_file(p)), y), num_parallel_calls=AUTOTUNE)
+    elif split.kind == "records":
+        files = tf.data.Dataset.from_tensor_slices(list(split.items))
+        if shuffle_early:
+            files = files.shuffle(len(split.items), seed=config.seed, reshuffle_each_iteration=True)
+        ds = files.interleave(tf.data.TFRecordDataset, num_parallel_calls=AUTOTUNE).map(
+            lambda r: _parse(r, config.label_offset), num_parallel_calls=AUTOTUNE)
+        ds = ds.filter(lambda d, y: tf.reduce_all([decode.problem(d) != c for c in (decode.EMPTY, decode.NOT_IMAGE)]))
+        ds = ds.map(lambda d, y: (decode.decode_rgb(d), y), num_parallel_calls=AUTOTUNE)
+    elif split.kind == "pixels":
+        ds = tf.data.Dataset.from_tensor_slices((split.items, split.labels))
+    else:
+        ds = split.items.map(lambda x, y: (_rgb(x), tf.cast(y, tf.int64)), num_parallel_calls=AUTOTUNE)
+    ds = ds.ignore_errors(log_warning=True)  # the scan found the bad inputs; this is the last safety net
+    if config.cache:
+        ds = ds.cache("" if config.cache == "memory" else config.cache)
+    if training and (config.cache or split.kind in ("pixels", "dataset")):
+        ds = ds.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True)
+    return ds
+
+
+def _rgb(image):
+    image = tf.cast(image, tf.uint8)
+    return tf.image.grayscale_to_rgb(image) if image.shape[-1] == 1 else image
+
+
+def make_dataset(split, config, training, flip, num_classes, one_hot):
+    ds = _decoded(split, config, training)
+    size = config.image_size
+    if training:
+        seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip((ds, seeds)).map(
+            lambda xy, s: (train_transform(xy[0], s, size, config.crop_scale, flip), xy[1]),
+            num_parallel_calls=AUTOTUNE)
+    else:
+        ds = ds.map(lambda x, y: (eval_transform(x, size, config.eval_crop), y), num_parallel_calls=AUTOTUNE)
+    ds = ds.batch(config.batch_size, drop_remainder=training, num_parallel_calls=AUTOTUNE)
+    if one_hot:
+        ds = ds.map(lambda x, y: (x, tf.one_hot(y, num_classes)), num_parallel_calls=AUTOTUNE)
+    augment = batch_augment(config, num_classes) if training else None
+    if augment:
+        seeds = tf.data.Dataset.random(seed=config.seed + 1, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip((ds, seeds)).map(lambda xy, s: augment(xy[0], xy[1], s),
+                                                  num_parallel_calls=AUTOTUNE)
+    options = tf.data.Options()
+    options.deterministic = config.deterministic
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.prefetch(AUTOTUNE).with_options(options)
+
+
+def load(config=DataConfig(), arrays=None, one_hot=False):
+    """Train / validation / test tf.data.Datasets of (uint8 RGB batch, label) at config.image_size.
+
+    Bad inputs (empty, not an image, truncated, undecodable) are skipped and listed in `Data.report`, or, with
+    `strict=True`, stop with an error naming the first one. `one_hot=True` gives float one-hot labels (MixUp and
+    CutMix need them).
+    """
+    _check(one_hot or not (config.mixup or config.cutmix), "MixUp/CutMix mix labels: load with one_hot=True")
+    source = sources.split_off(read_source(config, arrays), config.validation_fraction, config.test_fraction)
+    num_classes = config.num_classes or len(source.class_names)
+    _check(num_classes > 0, "the dataset has no classes")
+    names = source.class_names or [str(i) for i in range(num_classes)]
+    report, splits = decode.DataReport(), {}
+    for name in ("train", "validation", "test"):
+        split = getattr(source, name)
+        if split is None:
+            continue
+        split, split_report = _scan(split, config)
+        report.merge(split_report)
+        _check(split.kind == "dataset" or len(split) > 0, f"the {name} split is empty: no usable images")
+        _check_labels(split, num_classes, name)
+        splits[name] = split
+    if config.strict and report.skipped:
+        item, reason = report.skipped[0]
+        raise ValueError(f"bad input {item!r}: {reason} ({len(report.skipped)} bad in all; strict=False skips them)")
+    flip = source.flip if config.flip is None else config.flip
+    datasets = {name: make_dataset(split, config, name == "train", flip, num_classes, one_hot)
+                for name, split in splits.items()}
+    sizes = {name: (len(split) if split.kind != "dataset" else None) for name, split in splits.items()}
+    return Data(datasets["train"], datasets.get("validation"), datasets.get("test"), names, sizes, report,
+                source.note)
+
+
+def steps_per_epoch(data, batch_size):
+    size = data.sizes.get("train")
+    return None if size is None else max(1, size // batch_size)
+

@@ -1,0 +1,209 @@
+"""Sources: where images and labels come from, before any decoding. Each returns train/validation/test Splits.
+
+A Split is one of: image files (paths + labels), TFRecord shards of tf.Example, in-memory pixels (uint8 arrays),
+or a tf.data.Dataset of decoded (image, label) pairs (TFDS). Splits a source does not have are held out of the
+training split deterministically (every k-th item, so per-class order keeps them stratified).
+"""
+import glob
+import os
+import pickle
+from dataclasses import dataclass
+from typing import List, Optional
+
+import numpy as np
+
+from keras_cls.data.decode import IMAGE_EXTENSIONS
+
+DIGITS_NOTE = ("scikit-learn's 1,797 handwritten digits (8x8, 17 gray levels -> uint8 RGB); fixed split by index: "
+               "test = i % 5 == 4 (359), validation = i % 10 == 3 (180), train = the other 1,258")
+
+
+@dataclass
+class Split:
+    kind: str                       # "files" | "records" | "pixels" | "dataset"
+    items: object                   # paths | TFRecord shard paths | uint8 array (N, H, W, 3) | tf.data.Dataset
+    labels: Optional[np.ndarray] = None
+
+    def __len__(self):
+        return len(self.labels) if self.labels is not None else 0
+
+    def subset(self, mask):
+        return Split(self.kind, np.asarray(self.items)[mask], self.labels[mask])
+
+
+@dataclass
+class SourceData:
+    train: Split
+    validation: Optional[Split]
+    test: Optional[Split]
+    class_names: List[str]
+    flip: bool = True               # whether a horizontal flip preserves the label (not for digits)
+    note: str = ""
+
+
+def holdout(n, fraction):
+    """A mask choosing round(n * fraction) items spread evenly over the n (deterministic, stratified by order)."""
+    i = np.arange(n)
+    return np.floor((i + 1) * fraction) > np.floor(i * fraction)
+
+
+def split_off(source, validation_fraction, test_fraction):
+    """Fill missing validation/test splits from the training split."""
+    train = source.train
+    if train.kind in ("records", "dataset"):  # no index to hold out by; such sources bring their own splits
+        return source
+    if source.test is None and test_fraction > 0:
+        mask = holdout(len(train), test_fraction)
+        train, source.test = train.subset(~mask), train.subset(mask)
+    if source.validation is None and validation_fraction > 0:
+        mask = holdout(len(train), validation_fraction)
+        train, source.validation = train.subset(~mask), train.subset(mask)
+    source.train = train
+    return source
+
+
+def digits():
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    pixels = np.repeat(np.round(d.images * (255.0 / 16.0)).astype(np.uint8)[..., None], 3, axis=-1)
+    i = np.arange(len(d.target))
+    test, val = i % 5 == 4, (i % 10 == 3) & (i % 5 != 4)
+    split = lambda m: Split("pixels", pixels[m], d.target[m].astype(np.int64))  # noqa: E731
+    return SourceData(split(~test & ~val), split(val), split(test), [str(n) for n in d.target_names], flip=False,
+                      note=DIGITS_NOTE)
+
+
+def arrays(x, y, class_names=None, test=None):
+    """In-memory images (N, H, W[, C]) in [0, 255] and integer labels; `test` is an optional (x, y) pair."""
+    def split(xs, ys):
+        xs, ys = np.asarray(xs), np.asarray(ys).reshape(-1).astype(np.int64)
+        if xs.ndim == 3:
+            xs = xs[..., None]
+        if xs.ndim != 4 or xs.shape[-1] not in (1, 3) or len(xs) != len(ys):
+            raise ValueError(f"arrays must be images (N, H, W), (N, H, W, 1) or (N, H, W, 3) with N labels; got "
+                             f"x {xs.shape} and y {ys.shape}")
+        xs = np.clip(np.round(xs), 0, 255).astype(np.uint8) if xs.dtype != np.uint8 else xs
+        return Split("pixels", np.repeat(xs, 3, axis=-1) if xs.shape[-1] == 1 else xs, ys)
+
+    train = split(x, y)
+    names = class_names or [str(c) for c in range(int(train.labels.max()) + 1 if len(train) else 0)]
+    return SourceData(train, None, split(*test) if test is not None else None, list(names))
+
+
+def _class_folders(root):
+    classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+    if not classes:
+        raise ValueError(f"no class folders in {root!r}: expected one sub-folder per class (root/<class>/<image>)")
+    return classes
+
+
+def _files_split(root, class_names, require_images=False):
+    paths, labels = [], []
+    for label, name in enumerate(class_names):
+        folder = os.path.join(root, name)
+        if not os.path.isdir(folder):
+            continue
+        files = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS))
+        if not files and require_images:
+            raise ValueError(f"class folder {folder!r} has no images ({', '.join(IMAGE_EXTENSIONS)})")
+        paths += [os.path.join(folder, f) for f in files]
+        labels += [label] * len(files)
+    return Split("files", np.array(paths, dtype=object), np.array(labels, dtype=np.int64))
+
+
+def _check_split_classes(root, class_names):
+    extra = sorted(set(_class_folders(root)) - set(class_names))
+    if extra:
+        raise ValueError(f"{root!r} has class folders that the training split lacks: {extra}")
+
+
+def folder(path):
+    """root/<class>/<image>, or root/train|val|validation|test/<class>/<image> (ImageNet's layout)."""
+    if not os.path.isdir(path):
+        raise ValueError(f"image folder not found: {path!r}")
+    sub = {name: os.path.join(path, name) for name in ("train", "val", "validation", "test")
+           if os.path.isdir(os.path.join(path, name))}
+    train_root = sub.get("train", path)
+    class_names = _class_folders(train_root)
+    splits = {"train": _files_split(train_root, class_names, require_images=True)}
+    for split, names in (("validation", ("validation", "val")), ("test", ("test",))):
+        root = next((sub[n] for n in names if n in sub), None)
+        if root is not None:
+            _check_split_classes(root, class_names)
+            splits[split] = _files_split(root, class_names)
+    return SourceData(splits["train"], splits.get("validation"), splits.get("test"), class_names)
+
+
+def _shards(path, split):
+    found = []
+    for pattern in (f"{split}-*", f"{split}.tfrecord*", f"{split}*.tfrecord*", f"{split}*.tfrec"):
+        found = sorted(set(found) | set(glob.glob(os.path.join(path, pattern))))
+    return found
+
+
+def tfrecord(path, num_classes=None):
+    """TFRecord shards of ImageNet-style tf.Example (image/encoded, image/class/label): `train-*`,
+    `validation-*`, `test-*` in a folder (or one glob of training shards)."""
+    shards = {s: _shards(path, s) for s in ("train", "validation", "test")} if os.path.isdir(path) else \
+        {"train": sorted(glob.glob(path)), "validation": [], "test": []}
+    if not shards["train"]:
+        raise ValueError(f"no TFRecord training shards at {path!r}: expected train-* (or a glob of shard files)")
+    make = lambda files: Split("records", np.array(files, dtype=object)) if files else None  # noqa: E731
+    names = [str(i) for i in range(num_classes)] if num_classes else []
+    return SourceData(make(shards["train"]), make(shards["validation"]), make(shards["test"]), names)
+
+
+def _unpickle(path):
+    with open(path, "rb") as f:
+        return pickle.load(f, encoding="bytes")
+
+
+def _cifar_batch(paths, label_key):
+    xs, ys = [], []
+    for p in paths:
+        batch = _unpickle(p)
+        xs.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+        ys.append(np.asarray(batch[label_key], dtype=np.int64))
+    return Split("pixels", np.concatenate(xs), np.concatenate(ys))
+
+
+def cifar(path):
+    """The CIFAR-10 (data_batch_1..5, test_batch, batches.meta) or CIFAR-100 (train, test, meta) python files."""
+    if os.path.isfile(os.path.join(path, "data_batch_1")):
+        train = [os.path.join(path, f"data_batch_{i}") for i in range(1, 6) if os.path.isfile(
+            os.path.join(path, f"data_batch_{i}"))]
+        test, meta, label_key, names_key = "test_batch", "batches.meta", b"labels", b"label_names"
+    elif os.path.isfile(os.path.join(path, "train")):
+        train, test, meta = [os.path.join(path, "train")], "test", "meta"
+        label_key, names_key = b"fine_labels", b"fine_label_names"
+    else:
+        raise ValueError(f"no CIFAR python batches in {path!r}: expected data_batch_1..5 + test_batch (CIFAR-10) "
+                         "or train + test (CIFAR-100), as in cifar-10-batches-py / cifar-100-python")
+    meta_path = os.path.join(path, meta)
+    names = [n.decode() for n in _unpickle(meta_path)[names_key]] if os.path.isfile(meta_path) else None
+    train_split = _cifar_batch(train, label_key)
+    test_path = os.path.join(path, test)
+    test_split = _cifar_batch([test_path], label_key) if os.path.isfile(test_path) else None
+    names = names or [str(i) for i in range(int(train_split.labels.max()) + 1)]
+    return SourceData(train_split, None, test_split, names)
+
+
+def tfds(name, data_dir=None):
+    """A TensorFlow Datasets dataset already downloaded (nothing is downloaded here)."""
+    try:
+        import tensorflow_datasets as tfds_lib
+    except ImportError as e:
+        raise ValueError("source 'tfds' needs the tensorflow-datasets package (pip install tensorflow-datasets)") from e
+    builder = tfds_lib.builder(name, data_dir=data_dir)
+    splits = builder.info.splits
+    if "train" not in splits:
+        raise ValueError(f"TFDS dataset {name!r} has no 'train' split; it has {sorted(splits)}")
+    load = lambda s: Split("dataset", builder.as_dataset(split=s, as_supervised=True))  # noqa: E731
+    validation = next((load(s) for s in ("validation", "val") if s in splits), None)
+    test = load("test") if "test" in splits else None
+    if validation is None:
+        validation, train = load("train[90%:]"), load("train[:90%]")
+    else:
+        train = load("train")
+    return SourceData(train, validation, test, list(builder.info.features["label"].names))
