@@ -10,13 +10,15 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["keras_cls", "keras_cls.*"]),
     package_data={"keras_cls.models": ["reference.json"]},
-    install_requires=["keras>=3.15,<3.16", "numpy>=1.26", "h5py>=3.10", "absl-py>=2.0"],
+    # scikit-learn ships the embedded default data set (digits); TensorBoard backs the training logs.
+    install_requires=["keras>=3.15,<3.16", "numpy>=1.26", "h5py>=3.10", "absl-py>=2.0", "scikit-learn>=1.4",
+                      f"tensorboard=={TF}", "matplotlib>=3.8"],
     extras_require={
         # TensorFlow comes as two wheels; pick one: `pip install keras_cls[cpu]` or `keras_cls[gpu]`.
         "cpu": [f"tensorflow-cpu=={TF}"],
         "gpu": [f"tensorflow[and-cuda]=={TF}"],
-        "dev": ["pytest>=8", f"tf-keras=={TF}", "scikit-learn>=1.4"],
-        "tune": ["keras-tuner==1.4.8", f"tensorboard=={TF}", "scikit-learn>=1.4"],
+        "dev": ["pytest>=8", f"tf-keras=={TF}", "pillow>=10"],
+        "tune": ["keras-tuner==1.4.8"],
         "compress": ["tensorflow-model-optimization==0.8.1", f"tf-keras=={TF}", "ai-edge-litert>=2.0"],
         "serving": ["requests>=2.31"],
     },

@@ -1,5 +1,15 @@
 """keras_cls: EfficientNet and ResNet image classifiers, from data to deployment, measured side by side."""
+import importlib
+
 from keras_cls.models import build, list_models, model_info
 
 __version__ = "0.1.0"
-__all__ = ["build", "list_models", "model_info", "__version__"]
+__all__ = ["build", "list_models", "model_info", "data", "train", "evaluate", "__version__"]
+_LAZY = ("data", "train", "evaluate", "bench")
+
+
+def __getattr__(name):
+    """Heavy parts (TensorFlow pipelines, training) load on first use, so `import keras_cls` stays fast."""
+    if name in _LAZY:
+        return importlib.import_module(f"keras_cls.{name}")
+    raise AttributeError(f"module 'keras_cls' has no attribute {name!r}")

@@ -14,8 +14,9 @@ import numpy as np
 
 from keras_cls.data.decode import IMAGE_EXTENSIONS
 
-DIGITS_NOTE = ("scikit-learn's 1,797 handwritten digits (8x8, 17 gray levels -> uint8 RGB); fixed split by index: "
-               "test = i % 5 == 4 (359), validation = i % 10 == 3 (180), train = the other 1,258")
+DIGITS_NOTE = ("scikit-learn's 1,797 handwritten digits (8x8, 17 gray levels -> uint8 RGB); fixed split, stratified "
+               "by class: numbering each class's images 0, 1, 2, ... in dataset order, test = k % 5 == 4 (355), "
+               "validation = k % 10 == 3 (180), train = the other 1,262")
 
 
 @dataclass
@@ -67,8 +68,10 @@ def digits():
 
     d = load_digits()
     pixels = np.repeat(np.round(d.images * (255.0 / 16.0)).astype(np.uint8)[..., None], 3, axis=-1)
-    i = np.arange(len(d.target))
-    test, val = i % 5 == 4, (i % 10 == 3) & (i % 5 != 4)
+    rank = np.zeros(len(d.target), dtype=np.int64)  # position of each image among its class, in dataset order
+    for c in np.unique(d.target):
+        rank[d.target == c] = np.arange(np.sum(d.target == c))
+    test, val = rank % 5 == 4, rank % 10 == 3
     split = lambda m: Split("pixels", pixels[m], d.target[m].astype(np.int64))  # noqa: E731
     return SourceData(split(~test & ~val), split(val), split(test), [str(n) for n in d.target_names], flip=False,
                       note=DIGITS_NOTE)

@@ -1,0 +1,7 @@
+"""Training: Trainer (strategy, precision, recipes, callbacks, resume) configured by TrainConfig."""
+from keras_cls.train.callbacks import TrainingDiverged
+from keras_cls.train.config import TrainConfig
+from keras_cls.train.recipes import RECIPES, Recipe
+from keras_cls.train.trainer import Trainer
+
+__all__ = ["RECIPES", "Recipe", "TrainConfig", "Trainer", "TrainingDiverged"]

@@ -1,0 +1,45 @@
+"""TrainConfig: everything a training run needs besides the data, validated when made."""
+from dataclasses import dataclass
+from typing import Optional
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "efficientnet-b0"
+    run_dir: str = "runs/run"
+    epochs: int = 30
+    steps_per_epoch: Optional[int] = None     # None: one pass over the training split
+    recipe: str = "auto"                      # auto (by family) | efficientnet | efficientnet-adamw | resnet | fast
+    optimizer: Optional[str] = None           # the rest override the recipe when set
+    learning_rate: Optional[float] = None     # per 256 images
+    schedule: Optional[str] = None
+    warmup_epochs: Optional[float] = None
+    weight_decay: Optional[float] = None
+    label_smoothing: Optional[float] = None
+    ema: Optional[float] = None
+    dropout_rate: Optional[float] = None
+    drop_connect_rate: Optional[float] = None
+    weights: Optional[str] = None             # start from these weights (a file, or "imagenet")
+    precision: str = "float32"
+    strategy: str = "default"
+    cpu_devices: int = 0                      # >1: split the CPU into logical devices (mirrored on one machine)
+    tpu: Optional[str] = None                 # TPU name/address for strategy="tpu"
+    jit_compile: bool = False                 # XLA; off by default (slower on CPU, see README)
+    seed: int = 0
+    verbose: int = 2
+
+    def __post_init__(self):
+        from keras_cls.models import get_spec
+
+        get_spec(self.model)
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.strategy == "mirrored" and self.cpu_devices == 1:
+            raise ValueError("cpu_devices=1 gives MirroredStrategy one replica; use 0 (all GPUs) or >= 2")

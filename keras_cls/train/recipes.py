@@ -1,0 +1,53 @@
+"""Training recipes from the papers, as data. Learning rates are per 256 images and scale linearly with batch.
+
+- efficientnet: Tan & Le 2019 — RMSprop (rho 0.9, momentum 0.9, eps 1e-3), 0.016 per 256 decayed 0.97 every
+  2.4 epochs, 5 warm-up epochs, weight decay 1e-5, label smoothing 0.1, EMA 0.9999, stochastic depth 0.2.
+- efficientnet-adamw: the AdamW variant common in later reproductions (timm, keras-cv), cosine schedule.
+- resnet: Goyal et al. 2017 / torchvision — SGD momentum 0.9 nesterov, 0.1 per 256, cosine with linear warm-up,
+  weight decay 1e-4 kept off BatchNorm and biases, label smoothing 0.1.
+- fast: short runs on small data sets (the embedded digits): AdamW, cosine, little regularisation.
+"""
+from dataclasses import dataclass, replace
+from typing import Optional
+
+NO_DECAY = ("gamma", "beta", "bias")   # BatchNorm scale/offset and biases never get weight decay
+
+
+@dataclass(frozen=True)
+class Recipe:
+    optimizer: str
+    learning_rate: float                 # per 256 images
+    schedule: str                        # "cosine" or "exponential"
+    warmup_epochs: float
+    weight_decay: float
+    label_smoothing: float
+    ema: Optional[float] = None          # EMA momentum of the weights; None = off
+    decay_rate: float = 0.97             # exponential schedule only
+    decay_epochs: float = 2.4
+    drop_connect_rate: Optional[float] = None   # None: the variant's own
+    dropout_rate: Optional[float] = None
+
+
+RECIPES = {
+    "efficientnet": Recipe("rmsprop", 0.016, "exponential", 5, 1e-5, 0.1, ema=0.9999),
+    "efficientnet-adamw": Recipe("adamw", 0.002, "cosine", 5, 0.05, 0.1, ema=0.9999),
+    "resnet": Recipe("sgd", 0.1, "cosine", 5, 1e-4, 0.1),
+    "fast": Recipe("adamw", 0.048, "cosine", 1.5, 0.05, 0.1, drop_connect_rate=0.0, dropout_rate=0.1),
+}
+OPTIMIZERS = ("rmsprop", "adamw", "sgd")
+SCHEDULES = ("cosine", "exponential")
+
+
+def resolve(name, family, **overrides):
+    """The recipe `name` ('auto' = the family's) with the non-None overrides applied."""
+    key = family if name == "auto" else name
+    if key not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; allowed: auto, {', '.join(RECIPES)}")
+    recipe = replace(RECIPES[key], **{k: v for k, v in overrides.items() if v is not None})
+    if recipe.optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {recipe.optimizer!r}")
+    if recipe.schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {recipe.schedule!r}")
+    if recipe.learning_rate <= 0 or recipe.weight_decay < 0 or not 0 <= recipe.label_smoothing < 1:
+        raise ValueError(f"learning_rate must be > 0, weight_decay >= 0, label_smoothing in [0, 1): {recipe}")
+    return recipe

@@ -1,0 +1,169 @@
+"""The Trainer: strategy, precision policy, model + optimizer under the strategy's scope, fit with resume.
+
+A run directory holds config.json, data_report.json, backup/ (resume after a kill), best.keras, log.csv,
+logs/ (TensorBoard), model.keras (final weights, EMA applied) and metrics.json.
+"""
+import dataclasses
+import json
+import os
+import time
+
+from keras_cls.train import recipes
+from keras_cls.train.config import TrainConfig
+
+
+def split_cpu(n):
+    """Make n logical CPU devices (MirroredStrategy on one machine); only possible before TensorFlow starts."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    if len(tf.config.get_logical_device_configuration(cpu) or []) == n:
+        return
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+    except RuntimeError as e:
+        raise RuntimeError("cpu_devices must be set before TensorFlow has run anything in this process "
+                           "(use scripts/train.py --cpu_devices)") from e
+
+
+def make_strategy(config):
+    import tensorflow as tf
+
+    if config.cpu_devices > 1:
+        split_cpu(config.cpu_devices)
+    if config.strategy == "mirrored":
+        devices = [f"/cpu:{i}" for i in range(config.cpu_devices)] if config.cpu_devices > 1 else None
+        return tf.distribute.MirroredStrategy(devices)
+    if config.strategy == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if config.strategy == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=config.tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    return tf.distribute.get_strategy()
+
+
+def make_optimizer(recipe, batch_size, steps_per_epoch, epochs):
+    import keras
+
+    from keras_cls.train.schedules import WarmupDecay
+
+    peak = recipe.learning_rate * batch_size / 256
+    schedule = WarmupDecay(peak, recipe.warmup_epochs * steps_per_epoch, epochs * steps_per_epoch, recipe.schedule,
+                           recipe.decay_rate, recipe.decay_epochs * steps_per_epoch)
+    common = {"weight_decay": recipe.weight_decay or None, "use_ema": bool(recipe.ema),
+              "ema_momentum": recipe.ema or 0.99}
+    if recipe.optimizer == "rmsprop":
+        opt = keras.optimizers.RMSprop(schedule, rho=0.9, momentum=0.9, epsilon=1e-3, **common)
+    elif recipe.optimizer == "adamw":
+        opt = keras.optimizers.AdamW(schedule, **common)
+    else:
+        opt = keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, **common)
+    if recipe.weight_decay:
+        opt.exclude_from_weight_decay(var_names=list(recipes.NO_DECAY))
+    return opt
+
+
+def _loss_and_metrics(recipe):
+    import keras
+
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
+    return loss, [keras.metrics.CategoricalAccuracy(name="accuracy"),
+                  keras.metrics.TopKCategoricalAccuracy(5, name="top5")]
+
+
+def _count_steps(data, batch_size):
+    from keras_cls.data import steps_per_epoch
+
+    steps = steps_per_epoch(data, batch_size)
+    return steps if steps is not None else sum(1 for _ in data.train)
+
+
+class Trainer:
+    """Train one model on one data set as configured; `run()` returns the metrics it writes to metrics.json."""
+
+    def __init__(self, config=TrainConfig(), data_config=None, arrays=None):
+        from keras_cls.data import DataConfig
+        from keras_cls.models import get_spec
+
+        self.config, self.spec = config, get_spec(config.model)
+        self.data_config = data_config or DataConfig(image_size=self.spec.resolution)
+        self.recipe = recipes.resolve(config.recipe, self.spec.family, **{
+            f: getattr(config, f) for f in ("optimizer", "learning_rate", "schedule", "warmup_epochs", "weight_decay",
+                                            "label_smoothing", "ema", "dropout_rate", "drop_connect_rate")})
+        self.arrays = arrays
+
+    def _build(self, num_classes):
+        import keras_cls
+
+        size = self.data_config.image_size
+        model = keras_cls.build(self.spec.name, num_classes=num_classes, input_shape=(size, size, 3),
+                                weights=self.config.weights, include_top=True,
+                                dropout_rate=self.recipe.dropout_rate, drop_connect_rate=self.recipe.drop_connect_rate)
+        return model
+
+    def _write(self, name, payload):
+        with open(os.path.join(self.config.run_dir, name), "w") as f:
+            json.dump(payload, f, indent=1, default=str)
+
+    def run(self, callbacks=()):
+        import keras
+
+        from keras_cls import data as data_lib
+
+        os.makedirs(self.config.run_dir, exist_ok=True)
+        previous_policy = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy(self.config.precision)
+        try:
+            strategy = make_strategy(self.config)
+            data = data_lib.load(self.data_config, arrays=self.arrays, one_hot=True)
+            self._write("config.json", {"train": dataclasses.asdict(self.config),
+                                        "data": dataclasses.asdict(self.data_config),
+                                        "recipe": dataclasses.asdict(self.recipe), "class_names": data.class_names,
+                                        "replicas": strategy.num_replicas_in_sync, "data_note": data.note})
+            self._write("data_report.json", data.report.as_dict())
+            if self.config.strategy == "multiworker":
+                from keras_cls.train import multiworker
+
+                return multiworker.run(self, strategy, data)
+            return self._fit(strategy, data, callbacks)
+        finally:
+            keras.mixed_precision.set_global_policy(previous_policy)
+
+    def compile_model(self, data):
+        steps = self.config.steps_per_epoch or _count_steps(data, self.data_config.batch_size)
+        model = self._build(data.num_classes)
+        optimizer = make_optimizer(self.recipe, self.data_config.batch_size, steps, self.config.epochs)
+        loss, metrics = _loss_and_metrics(self.recipe)
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=self.config.jit_compile)
+        return model, steps
+
+    def _fit(self, strategy, data, extra_callbacks):
+        from keras_cls.train import callbacks as cb
+
+        with strategy.scope():
+            model, steps = self.compile_model(data)
+        start = time.perf_counter()
+        history = model.fit(data.train.repeat(), steps_per_epoch=steps, validation_data=data.validation,
+                            epochs=self.config.epochs, verbose=self.config.verbose, shuffle=False, callbacks=[
+                                *cb.standard(self.config.run_dir, self.data_config.batch_size, self.recipe.ema),
+                                *extra_callbacks])
+        seconds = time.perf_counter() - start
+        return self.finish(model, data, history.history, seconds, steps)
+
+    def finish(self, model, data, history, seconds, steps):
+        from keras_cls.evaluate import evaluate
+
+        model.save(os.path.join(self.config.run_dir, "model.keras"))
+        split = data.test if data.test is not None else data.validation
+        result = evaluate(model, split, data.class_names, out_dir=self.config.run_dir) if split is not None else {}
+        metrics = {"status": "completed", "model": self.spec.name, "epochs": self.config.epochs,
+                   "epochs_this_run": len(history.get("loss", [])), "train_seconds": round(seconds, 1),
+                   "steps_per_epoch": steps, "best_val_accuracy": max(history.get("val_accuracy", [0.0]) or [0.0]),
+                   "images_per_s": history.get("images_per_s", [None])[-1] if history.get("images_per_s") else None,
+                   "test_split": "test" if data.test is not None else "validation",
+                   "top1": result.get("top1"), "top5": result.get("top5"),
+                   "skipped_inputs": len(data.report.skipped)}
+        self._write("metrics.json", metrics)
+        return metrics

@@ -1,0 +1,35 @@
+"""Digits from scratch: resnet-18 and efficientnet-b0 (fast recipe) vs scikit-learn's SVC, same split, same run."""
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from absl import app, flags  # noqa: E402
+
+flags.DEFINE_list("models", ["resnet-18", "efficientnet-b0"], "keras_cls models to train")
+flags.DEFINE_integer("epochs", 30, "epochs per model")
+flags.DEFINE_string("run_root", "runs/bench_digits", "where the runs go")
+flags.DEFINE_string("json", None, "write the rows as JSON here")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    from keras_cls.bench import digits
+
+    rows = [digits.svc_baseline()]
+    for name in FLAGS.models:
+        rows.append(digits.train_one(name, FLAGS.run_root, FLAGS.epochs))
+    svc = rows[0]["top1"]
+    print(f"\ndigits, fixed split ({digits.DIGITS_DATA.image_size} px for the CNNs), {FLAGS.epochs} epochs\n")
+    print("| model | test top-1 | vs SVC | train s | train img/s |\n|---|---:|---:|---:|---:|")
+    for r in rows:
+        ips = f"{r['images_per_s']:.0f}" if r.get("images_per_s") else ""
+        print(f"| {r['model']} | {100 * r['top1']:.2f}% | {100 * (r['top1'] - svc):+.2f} pt | {r['train_seconds']} | {ips} |")
+    if FLAGS.json:
+        with open(FLAGS.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    app.run(main)

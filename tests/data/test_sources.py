@@ -1,0 +1,146 @@
+"""Sources and the bad-input scan, on files and records the tests write."""
+import pickle
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_cls.data import DataConfig, load, sources
+from tests.data.images import bad_images, good_images, write_folder
+
+
+def _all(ds):
+    xs, ys = [], []
+    for x, y in ds:
+        xs.append(x.numpy())
+        ys.append(y.numpy())
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def test_digits_fixed_split():
+    data = load(DataConfig(source="digits", image_size=32, batch_size=64))
+    assert data.sizes == {"train": 1262, "validation": 180, "test": 355}
+    assert data.class_names == [str(i) for i in range(10)]
+    x, y = _all(data.test)
+    assert x.shape == (355, 32, 32, 3) and x.dtype == np.uint8 and x.max() > 200
+    assert np.array_equal(x[..., 0], x[..., 2])  # gray digits become RGB
+    assert np.bincount(y, minlength=10).min() >= 34  # stratified: every class 34-36 times
+    assert "k % 5 == 4" in data.note
+
+
+def test_folder_decodes_every_format_and_skips_bad_files(tmp_path):
+    write_folder(tmp_path / "imgs")
+    data = load(DataConfig(source="folder", path=str(tmp_path / "imgs"), image_size=32, batch_size=4,
+                           validation_fraction=0, test_fraction=0))
+    assert data.class_names == ["cat", "dog"]
+    assert data.report.seen == 2 * len(good_images()) + len(bad_images())
+    skipped = {p.split("/")[-1]: reason for p, reason in data.report.skipped}
+    assert skipped == {"truncated.jpg": "truncated (no end marker)", "truncated.png": "truncated (no end marker)",
+                       "empty.jpg": "empty (zero bytes)",
+                       "notes.jpg": "not an image (no JPEG/PNG/GIF/BMP signature)"}
+    x, y = _all(data.train)  # training batches drop the remainder: 18 images -> 4 batches of 4
+    assert x.shape == (16, 32, 32, 3) and set(y) == {0, 1}
+
+
+def test_every_good_format_decodes_to_the_same_pixels(tmp_path):
+    from keras_cls.data.decode import decode_rgb
+
+    reference = decode_rgb(good_images()["rgb8.png"]).numpy().astype(int)
+    for name, data in good_images().items():
+        image = decode_rgb(data).numpy()
+        assert image.shape == (24, 20, 3) and image.dtype == np.uint8, name
+        if name in ("rgb.jpg", "cmyk.jpg", "rgba.png", "rgb.bmp"):
+            assert np.abs(image.astype(int) - reference).mean() < 12, name  # lossy JPEG, same picture
+
+
+def test_strict_mode_names_the_file(tmp_path):
+    write_folder(tmp_path / "imgs")
+    with pytest.raises(ValueError, match=r"bad input '.*(truncated|empty|notes)\.(jpg|png)'.*strict=False"):
+        load(DataConfig(source="folder", path=str(tmp_path / "imgs"), strict=True))
+
+
+def test_folder_layout_with_splits_and_errors(tmp_path):
+    write_folder(tmp_path / "ds" / "train", bad=False)
+    write_folder(tmp_path / "ds" / "val", bad=False)
+    data = load(DataConfig(source="folder", path=str(tmp_path / "ds"), batch_size=2, test_fraction=0))
+    assert data.sizes == {"train": 18, "validation": 18}
+    (tmp_path / "ds" / "train" / "bird").mkdir()
+    with pytest.raises(ValueError, match=r"class folder .*bird' has no images"):
+        load(DataConfig(source="folder", path=str(tmp_path / "ds")))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no class folders"):
+        load(DataConfig(source="folder", path=str(tmp_path / "empty")))
+    only_bad = tmp_path / "bad" / "x"
+    only_bad.mkdir(parents=True)
+    (only_bad / "a.jpg").write_bytes(b"")
+    with pytest.raises(ValueError, match="the train split is empty"):
+        load(DataConfig(source="folder", path=str(tmp_path / "bad"), validation_fraction=0, test_fraction=0))
+
+
+def _example(data, label):
+    feature = {"image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(value=[data])),
+               "image/class/label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))}
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def test_tfrecord_shard_with_a_corrupt_record(tmp_path):
+    good = list(good_images().values())
+    with tf.io.TFRecordWriter(str(tmp_path / "train-00000-of-00001")) as w:
+        for i, data in enumerate(good):
+            w.write(_example(data, i % 3))
+        w.write(_example(bad_images()["truncated.jpg"], 1))
+    with tf.io.TFRecordWriter(str(tmp_path / "validation-00000-of-00001")) as w:
+        w.write(_example(good[0], 2))
+    data = load(DataConfig(source="tfrecord", path=str(tmp_path), num_classes=3, batch_size=3))
+    assert data.report.seen == len(good) + 2 and len(data.report.skipped) == 1
+    assert data.report.skipped[0][0].endswith(f"train-00000-of-00001:{len(good)}")
+    x, y = _all(data.train)
+    assert x.shape == (9, 32, 32, 3) and sorted(set(y)) == [0, 1, 2]
+    assert _all(data.validation)[1].tolist() == [2]
+    with pytest.raises(ValueError, match=r"labels outside \[0, 2\)"):
+        load(DataConfig(source="tfrecord", path=str(tmp_path), num_classes=2))
+
+
+def test_cifar10_python_batches(tmp_path):
+    rng = np.random.default_rng(0)
+    for name, n in (("data_batch_1", 20), ("data_batch_2", 20), ("test_batch", 10)):
+        batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), b"labels": list(rng.integers(0, 10, n))}
+        (tmp_path / name).write_bytes(pickle.dumps(batch))
+    (tmp_path / "batches.meta").write_bytes(pickle.dumps({b"label_names": [f"c{i}".encode() for i in range(10)]}))
+    source = sources.cifar(str(tmp_path))
+    assert source.train.items.shape == (40, 32, 32, 3) and source.class_names[3] == "c3"
+    # the rows are R plane, G plane, B plane: pixel (0, 1) of image 0 is bytes 1, 1025, 2049
+    raw = pickle.loads((tmp_path / "data_batch_1").read_bytes())[b"data"][0]
+    assert source.train.items[0, 0, 1].tolist() == [raw[1], raw[1025], raw[2049]]
+    data = load(DataConfig(source="cifar", path=str(tmp_path), batch_size=8))
+    assert data.sizes == {"train": 36, "validation": 4, "test": 10}
+
+
+def test_arrays_and_label_checks():
+    x = np.random.default_rng(0).integers(0, 256, (40, 16, 16), dtype=np.uint8)
+    y = np.arange(40) % 4
+    data = load(DataConfig(source="arrays", batch_size=5, test_fraction=0.2), arrays=(x, y))
+    assert data.sizes == {"train": 29, "validation": 3, "test": 8} and data.num_classes == 4
+    with pytest.raises(ValueError, match=r"labels outside \[0, 3\)"):
+        load(DataConfig(source="arrays", num_classes=3), arrays=(x, y))
+    with pytest.raises(ValueError, match=r"arrays must be images"):
+        load(DataConfig(source="arrays"), arrays=(x[:, 0], y))
+
+
+def test_tfds_without_the_package_is_a_clear_error():
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow_datasets"):
+        pytest.skip("tensorflow-datasets is installed here; this checks the message when it is not")
+    with pytest.raises(ValueError, match="needs the tensorflow-datasets package"):
+        load(DataConfig(source="tfds", path="mnist"))
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"source": "imagenet"}, "source must be one of"), ({"image_size": 16}, "at least 32"),
+    ({"source": "folder"}, "needs a path"), ({"crop_scale": (0.9, 0.1)}, "crop_scale"),
+    ({"verify": "maybe"}, "verify must be one of"),
+])
+def test_config_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        DataConfig(**kwargs)

@@ -1,0 +1,102 @@
+"""Training as separate processes, the way users run it: kill and resume, MirroredStrategy over two logical
+CPUs, MultiWorkerMirroredStrategy with two local workers."""
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = ["--model=resnet-18", "--source=digits", "--image_size=32", "--batch_size=16", "--recipe=fast",
+        "--crop_scale=0.6,1", "--eval_crop=1", "--verbose=0"]
+
+
+def _env(**extra):
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), **extra}
+
+
+def _train(run_dir, *flags, **popen):
+    cmd = [sys.executable, str(ROOT / "scripts" / "train.py"), *BASE, f"--run_dir={run_dir}", *flags]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
+
+
+def _epochs(run_dir):
+    path = Path(run_dir) / "log.csv"
+    return [int(r["epoch"]) for r in csv.DictReader(open(path))] if path.exists() else []
+
+
+def _finish(proc, timeout=400):
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out[-3000:]
+    return out
+
+
+@pytest.mark.slow
+def test_sigkill_during_an_epoch_then_resume(tmp_path):
+    run = tmp_path / "run"
+    flags = ["--epochs=4", "--steps_per_epoch=40"]
+    proc = _train(run, *flags, env=_env())
+    deadline = time.time() + 300
+    while _epochs(run) != [0] and time.time() < deadline:
+        assert proc.poll() is None, proc.communicate()[0][-3000:]
+        time.sleep(0.2)
+    time.sleep(1.0)  # into the second epoch
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    done_before = _epochs(run)
+    assert done_before in ([0], [0, 1])
+    _finish(_train(run, *flags, env=_env()))
+    assert _epochs(run) == [0, 1, 2, 3]  # no epoch lost, none repeated
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["epochs_this_run"] == 4 - len(done_before)
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_over_two_cpu_devices(tmp_path):
+    run = tmp_path / "run"
+    _finish(_train(run, "--strategy=mirrored", "--cpu_devices=2", "--epochs=3", "--steps_per_epoch=12",
+                   env=_env()))
+    assert json.loads((run / "config.json").read_text())["replicas"] == 2
+    losses = [float(r["loss"]) for r in csv.DictReader(open(run / "log.csv"))]
+    assert losses[-1] < losses[0]
+
+
+def _free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_multi_worker_two_processes_end_with_the_same_weights(tmp_path):
+    import keras
+
+    run = tmp_path / "run"
+    workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
+    procs = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+        procs.append(_train(run, "--strategy=multiworker", "--epochs=2", "--steps_per_epoch=5",
+                            env=_env(TF_CONFIG=tf_config)))
+    for proc in procs:
+        _finish(proc)
+    chief, other = run, run / "worker-1"
+    assert _epochs(chief) == [0, 1] and _epochs(other) == [0, 1]
+    losses = [float(r["loss"]) for r in csv.DictReader(open(chief / "log.csv"))]
+    assert all(np.isfinite(losses))
+    a = keras.models.load_model(chief / "model.keras").get_weights()
+    b = keras.models.load_model(other / "model.keras").get_weights()
+    assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert json.loads((chief / "metrics.json").read_text())["status"] == "completed"

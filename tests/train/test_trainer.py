@@ -1,0 +1,109 @@
+"""Trainer: run directory, recipes, divergence guard, precision policies (in-process, a few steps each)."""
+import csv
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from keras_cls.data import DataConfig
+from keras_cls.train import TrainConfig, Trainer, TrainingDiverged, recipes
+from keras_cls.train.trainer import make_optimizer
+
+TINY_DATA = DataConfig(source="digits", image_size=32, batch_size=16, crop_scale=(0.6, 1.0), eval_crop=1.0)
+
+
+def _config(tmp_path, **kwargs):
+    base = dict(model="resnet-18", run_dir=str(tmp_path / "run"), epochs=2, steps_per_epoch=4, recipe="fast",
+                verbose=0)
+    return TrainConfig(**{**base, **kwargs})
+
+
+def test_run_directory_holds_everything(tmp_path):
+    metrics = Trainer(_config(tmp_path), TINY_DATA).run()
+    run = tmp_path / "run"
+    for name in ("config.json", "data_report.json", "best.keras", "log.csv", "model.keras", "metrics.json",
+                 "evaluation.json", "confusion.png"):
+        assert (run / name).exists(), name
+    assert (run / "logs").is_dir() and (run / "backup").is_dir()
+    assert metrics == json.loads((run / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["epochs_this_run"] == 2 and metrics["steps_per_epoch"] == 4
+    assert 0 <= metrics["top1"] <= 1 and metrics["images_per_s"] > 0
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert [int(r["epoch"]) for r in rows] == [0, 1] and "images_per_s" in rows[0]
+    config = json.loads((run / "config.json").read_text())
+    assert config["recipe"]["optimizer"] == "adamw" and config["class_names"][0] == "0"
+    model = keras.models.load_model(run / "model.keras")
+    assert model.output_shape == (None, 10)
+    # rerunning a finished run resumes at its end: nothing is trained again, nothing logged twice
+    again = Trainer(_config(tmp_path), TINY_DATA).run()
+    assert again["epochs_this_run"] == 0 and len(list(csv.DictReader(open(run / "log.csv")))) == 2
+
+
+def test_recipes_by_family_and_overrides():
+    assert recipes.resolve("auto", "efficientnet").optimizer == "rmsprop"
+    assert recipes.resolve("auto", "resnet") == recipes.RECIPES["resnet"]
+    assert recipes.resolve("auto", "resnet", learning_rate=0.2, optimizer=None).learning_rate == 0.2
+    with pytest.raises(ValueError, match="unknown recipe 'fastest'"):
+        recipes.resolve("fastest", "resnet")
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        recipes.resolve("auto", "resnet", optimizer="lamb")
+
+
+def test_optimizer_scaling_and_no_decay_on_batchnorm():
+    sgd = make_optimizer(recipes.RECIPES["resnet"], batch_size=512, steps_per_epoch=10, epochs=10)
+    assert isinstance(sgd, keras.optimizers.SGD) and sgd.nesterov and sgd.momentum == 0.9
+    schedule = sgd.learning_rate
+    assert math.isclose(float(schedule(50)), 0.2, rel_tol=1e-6)  # 0.1 per 256 x 2, at the end of warm-up
+    assert float(schedule(0)) == 0.0 and float(schedule(100)) < 1e-6
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.BatchNormalization()])
+    sgd.build(model.trainable_variables)
+    decayed = {v.name: sgd._use_weight_decay(v) for v in model.trainable_variables}
+    assert decayed == {"kernel": True, "bias": False, "gamma": False, "beta": False}
+    rms = make_optimizer(recipes.RECIPES["efficientnet"], 256, 10, 30)
+    assert isinstance(rms, keras.optimizers.RMSprop) and rms.use_ema and rms.ema_momentum == 0.9999
+    assert math.isclose(float(rms.learning_rate(50 + 24)), 0.016 * 0.97, rel_tol=1e-5)  # one decay of 2.4 epochs
+
+
+class _PoisonAtEpoch(keras.callbacks.Callback):
+    """Makes the loss NaN from the second epoch on, as a diverging run would."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            kernel = self.model.get_layer("predictions").kernel
+            kernel.assign(np.full(kernel.shape, np.nan, dtype="float32"))
+
+
+def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
+    trainer = Trainer(_config(tmp_path, epochs=3), TINY_DATA)
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 2, batch 1.*Last good checkpoint: .*best.keras"):
+        trainer.run(callbacks=[_PoisonAtEpoch()])
+    best = keras.models.load_model(tmp_path / "run" / "best.keras")
+    assert all(np.isfinite(w).all() for w in best.get_weights())
+    rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
+    assert [int(r["epoch"]) for r in rows] == [0]  # the diverged epoch was never logged as finished
+
+
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_trains_with_float32_outputs(tmp_path, precision):
+    trainer = Trainer(_config(tmp_path, model="efficientnet-b0", precision=precision, epochs=1, steps_per_epoch=3),
+                      TINY_DATA)
+    metrics = trainer.run()
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored after the run
+    rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
+    assert math.isfinite(float(rows[0]["loss"])) and metrics["top1"] is not None
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    assert model.get_layer("predictions").dtype_policy.compute_dtype == "float32"
+    assert model.get_layer("stem_conv").dtype_policy.compute_dtype == precision.split("_")[1]
+    if precision == "mixed_float16":  # loss scaling came with the policy
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+
+
+def test_bad_train_config():
+    with pytest.raises(ValueError, match="unknown model name"):
+        TrainConfig(model="resnet-19")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TrainConfig(precision="float16")
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        TrainConfig(strategy="horovod")
