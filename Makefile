@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum setup.py | cut -d' ' -f1)
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: install test test-fast demo bench clean
+.PHONY: install test test-fast demo bench bench-digits clean
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_models.py
+	$(BIN)/python scripts/bench_pipeline.py
+
+bench-digits: $(STAMP)
+	$(BIN)/python scripts/bench_digits.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -6,10 +6,16 @@ import numpy as np
 
 
 def predictions(model, dataset):
-    """(probabilities, integer labels) over a dataset of (images, labels); labels may be one-hot."""
+    """(probabilities, integer labels) over a dataset of (images, labels); labels may be one-hot.
+
+    The model is called as one graph function rather than through predict_on_batch, which under a
+    MirroredStrategy scope runs the whole batch on every replica and concatenates the copies."""
+    from keras_cls.bench.latency import compiled_call
+
+    call = compiled_call(model)
     probs, labels = [], []
     for images, y in dataset:
-        probs.append(np.asarray(model.predict_on_batch(images), dtype=np.float32))
+        probs.append(np.asarray(call(images), dtype=np.float32))
         y = np.asarray(y)
         labels.append(y.argmax(axis=-1) if y.ndim == 2 else y.reshape(-1))
     return np.concatenate(probs), np.concatenate(labels).astype(np.int64)

@@ -33,6 +33,7 @@ class DataConfig:
     cache: Optional[str] = None           # None, "memory" or a file path prefix (decoded images)
     shuffle_buffer: int = 10_000
     crop_scale: Tuple[float, float] = (0.08, 1.0)
+    pad_crop: int = 0                     # >0: CIFAR-style pad-and-random-crop (translation) instead of RRC
     flip: Optional[bool] = None           # None: the source decides (digits: no flip)
     eval_crop: float = 0.875
     randaugment: int = 0                  # RandAugment ops per image; 0 = off
@@ -49,6 +50,8 @@ class DataConfig:
         _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         _check(0 < self.crop_scale[0] <= self.crop_scale[1] <= 1, f"crop_scale must be 0 < lo <= hi <= 1, got "
                f"{self.crop_scale}")
+        _check(0 <= self.pad_crop < self.image_size // 2, f"pad_crop must be in [0, image_size / 2), got "
+               f"{self.pad_crop}")
         _check(0 < self.eval_crop <= 1, f"eval_crop must be in (0, 1], got {self.eval_crop}")
         for name in ("validation_fraction", "test_fraction"):
             _check(0 <= getattr(self, name) < 0.5, f"{name} must be in [0, 0.5), got {getattr(self, name)}")
@@ -150,12 +153,18 @@ def _to_uint8(image, size):
     return tf.ensure_shape(image, [size, size, 3])
 
 
-def train_transform(image, seed, size, crop_scale, flip):
-    """Random-resized-crop (area in crop_scale, aspect 3/4..4/3) to size x size, then an optional flip."""
-    begin, crop, _ = tf.image.stateless_sample_distorted_bounding_box(
-        tf.shape(image), tf.zeros([1, 0, 4]), seed=seed, min_object_covered=0.0, area_range=crop_scale,
-        aspect_ratio_range=(3 / 4, 4 / 3), max_attempts=10, use_image_if_no_bounding_boxes=True)
-    image = tf.image.resize(tf.slice(image, begin, crop), (size, size), method="bilinear")
+def train_transform(image, seed, size, crop_scale, flip, pad_crop=0):
+    """Random-resized-crop (area in crop_scale, aspect 3/4..4/3) to size x size, or with pad_crop > 0 the
+    small-image recipe (resize, zero-pad by pad_crop, random crop back: a random translation); then a flip."""
+    if pad_crop:
+        image = tf.image.resize(image, (size, size), method="bilinear")
+        image = tf.pad(image, [[pad_crop, pad_crop], [pad_crop, pad_crop], [0, 0]])
+        image = tf.image.stateless_random_crop(image, [size, size, 3], seed=seed)
+    else:
+        begin, crop, _ = tf.image.stateless_sample_distorted_bounding_box(
+            tf.shape(image), tf.zeros([1, 0, 4]), seed=seed, min_object_covered=0.0, area_range=crop_scale,
+            aspect_ratio_range=(3 / 4, 4 / 3), max_attempts=10, use_image_if_no_bounding_boxes=True)
+        image = tf.image.resize(tf.slice(image, begin, crop), (size, size), method="bilinear")
     if flip:
         image = tf.image.stateless_random_flip_left_right(image, seed=seed + 1)
     return _to_uint8(image, size)
@@ -236,7 +245,7 @@ def make_dataset(split, config, training, flip, num_classes, one_hot):
     if training:
         seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip((ds, seeds)).map(
-            lambda xy, s: (train_transform(xy[0], s, size, config.crop_scale, flip), xy[1]),
+            lambda xy, s: (train_transform(xy[0], s, size, config.crop_scale, flip, config.pad_crop), xy[1]),
             num_parallel_calls=AUTOTUNE)
     else:
         ds = ds.map(lambda x, y: (eval_transform(x, size, config.eval_crop), y), num_parallel_calls=AUTOTUNE)

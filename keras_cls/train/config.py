@@ -25,6 +25,7 @@ class TrainConfig:
     weights: Optional[str] = None             # start from these weights (a file, or "imagenet")
     precision: str = "float32"
     strategy: str = "default"
+    sync_batchnorm: Optional[bool] = None     # all-reduce BatchNorm statistics across replicas; None: multiworker only
     cpu_devices: int = 0                      # >1: split the CPU into logical devices (mirrored on one machine)
     tpu: Optional[str] = None                 # TPU name/address for strategy="tpu"
     jit_compile: bool = False                 # XLA; off by default (slower on CPU, see README)

@@ -101,6 +101,14 @@ class Trainer:
         model = keras_cls.build(self.spec.name, num_classes=num_classes, input_shape=(size, size, 3),
                                 weights=self.config.weights, include_top=True,
                                 dropout_rate=self.recipe.dropout_rate, drop_connect_rate=self.recipe.drop_connect_rate)
+        # Training settings, not architecture: set on the layers before anything is traced.
+        sync = self.config.sync_batchnorm if self.config.sync_batchnorm is not None else \
+            self.config.strategy == "multiworker"
+        for layer in model.layers:
+            if type(layer).__name__ == "BatchNormalization":
+                layer.synchronized = sync
+                if self.recipe.bn_momentum is not None:
+                    layer.momentum = self.recipe.bn_momentum
         return model
 
     def _write(self, name, payload):
@@ -145,8 +153,11 @@ class Trainer:
         with strategy.scope():
             model, steps = self.compile_model(data)
         start = time.perf_counter()
+        val_size = data.sizes.get("validation")
+        exact = val_size and data.report.kept == data.report.seen and strategy.num_replicas_in_sync == 1
+        val_steps = -(-val_size // self.data_config.batch_size) if exact else None  # else: until the data ends
         history = model.fit(data.train.repeat(), steps_per_epoch=steps, validation_data=data.validation,
-                            epochs=self.config.epochs, verbose=self.config.verbose, shuffle=False, callbacks=[
+                            validation_steps=val_steps, epochs=self.config.epochs, verbose=self.config.verbose, shuffle=False, callbacks=[
                                 *cb.standard(self.config.run_dir, self.data_config.batch_size, self.recipe.ema),
                                 *extra_callbacks])
         seconds = time.perf_counter() - start

@@ -63,6 +63,7 @@ def test_sigkill_during_an_epoch_then_resume(tmp_path):
 def test_mirrored_strategy_over_two_cpu_devices(tmp_path):
     run = tmp_path / "run"
     _finish(_train(run, "--strategy=mirrored", "--cpu_devices=2", "--epochs=3", "--steps_per_epoch=12",
+                   "--learning_rate=0.008",
                    env=_env()))
     assert json.loads((run / "config.json").read_text())["replicas"] == 2
     losses = [float(r["loss"]) for r in csv.DictReader(open(run / "log.csv"))]
@@ -82,6 +83,8 @@ def _free_ports(n):
 @pytest.mark.slow
 def test_multi_worker_two_processes_end_with_the_same_weights(tmp_path):
     import keras
+
+    import keras_cls.train  # noqa: F401  (registers the learning-rate schedule saved with the optimizer)
 
     run = tmp_path / "run"
     workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
