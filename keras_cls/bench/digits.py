@@ -5,7 +5,7 @@ import time
 
 from keras_cls.data import DataConfig
 
-DIGITS_DATA = DataConfig(source="digits", image_size=32, batch_size=32, crop_scale=(0.85, 1.0), eval_crop=1.0)
+DIGITS_DATA = DataConfig(source="digits", image_size=32, batch_size=32, pad_crop=4, eval_crop=1.0)
 
 
 def svc_baseline():

@@ -6,7 +6,8 @@
 - resnet: Goyal et al. 2017 / torchvision — SGD momentum 0.9 nesterov, 0.1 per 256, cosine with linear warm-up,
   weight decay 1e-4 kept off BatchNorm and biases, label smoothing 0.1.
 - fast: short runs on small data sets (the embedded digits): AdamW, cosine, little regularisation, and
-  BatchNorm momentum 0.9 so that its statistics keep up with the fast-moving weights.
+  BatchNorm momentum 0.9 so that its statistics keep up with the fast-moving weights, and residual branches
+  that start as identities (Goyal et al.'s zero-initialised last BatchNorm scale).
 """
 from dataclasses import dataclass, replace
 from typing import Optional
@@ -28,6 +29,7 @@ class Recipe:
     drop_connect_rate: Optional[float] = None   # None: the variant's own
     dropout_rate: Optional[float] = None
     bn_momentum: Optional[float] = None         # None: the variant's own (EfficientNet V1 0.99, V2 0.9, ResNet 0.9)
+    zero_init_residual: bool = False            # from-scratch runs: each residual branch's last BN starts at 0
 
 
 RECIPES = {
@@ -36,7 +38,7 @@ RECIPES = {
     "resnet": Recipe("sgd", 0.1, "cosine", 5, 1e-4, 0.1),
     # BatchNorm statistics must follow weights that move fast in a short run: momentum 0.9, not 0.99.
     "fast": Recipe("adamw", 0.048, "cosine", 1.5, 0.05, 0.1, drop_connect_rate=0.0, dropout_rate=0.1,
-                   bn_momentum=0.9),
+                   bn_momentum=0.9, zero_init_residual=True),
 }
 OPTIMIZERS = ("rmsprop", "adamw", "sgd")
 SCHEDULES = ("cosine", "exponential")

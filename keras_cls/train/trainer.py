@@ -44,6 +44,19 @@ def make_strategy(config):
     return tf.distribute.get_strategy()
 
 
+def zero_init_residuals(model):
+    """Zero the scale of the BatchNorm that ends each residual branch (through its stochastic-depth Dropout),
+    so every residual block starts as the identity (Goyal et al. 2017)."""
+    for layer in model.layers:
+        if type(layer).__name__ != "Add":
+            continue
+        branch = layer.input[0]._keras_history.operation
+        while type(branch).__name__ == "Dropout":
+            branch = branch.input._keras_history.operation
+        if type(branch).__name__ == "BatchNormalization":
+            branch.gamma.assign(branch.gamma.numpy() * 0)
+
+
 def make_optimizer(recipe, batch_size, steps_per_epoch, epochs):
     import keras
 
@@ -109,6 +122,8 @@ class Trainer:
                 layer.synchronized = sync
                 if self.recipe.bn_momentum is not None:
                     layer.momentum = self.recipe.bn_momentum
+        if self.recipe.zero_init_residual and self.config.weights is None:
+            zero_init_residuals(model)
         return model
 
     def _write(self, name, payload):

@@ -111,3 +111,17 @@ def test_bad_train_config():
         TrainConfig(precision="float16")
     with pytest.raises(ValueError, match="strategy must be one of"):
         TrainConfig(strategy="horovod")
+
+
+def test_zero_init_residual_branches():
+    import keras_cls
+    from keras_cls.train.trainer import zero_init_residuals
+
+    eff = keras_cls.build("efficientnet-b0", input_shape=(32, 32, 3), num_classes=3)
+    zero_init_residuals(eff)
+    assert not eff.get_layer("block2b_project_bn").gamma.numpy().any()  # through its stochastic-depth Dropout
+    assert eff.get_layer("block2a_project_bn").gamma.numpy().all()  # stride 2: no residual
+    res = keras_cls.build("resnet-18", input_shape=(32, 32, 3), num_classes=3)
+    zero_init_residuals(res)
+    assert not res.get_layer("layer1_0_bn2").gamma.numpy().any()
+    assert res.get_layer("layer2_0_downsample_bn").gamma.numpy().all() and res.get_layer("layer1_0_bn1").gamma.numpy().all()
