@@ -17,15 +17,9 @@ def main(argv):
     del argv
     from keras_cls.bench import digits
 
-    rows = [digits.svc_baseline()]
-    for name in FLAGS.models:
-        rows.append(digits.train_one(name, FLAGS.run_root, FLAGS.epochs))
-    svc = rows[0]["top1"]
+    rows = digits.run(FLAGS.models, FLAGS.run_root, FLAGS.epochs)
     print(f"\ndigits, fixed split ({digits.DIGITS_DATA.image_size} px for the CNNs), {FLAGS.epochs} epochs\n")
-    print("| model | test top-1 | vs SVC | train s | train img/s |\n|---|---:|---:|---:|---:|")
-    for r in rows:
-        ips = f"{r['images_per_s']:.0f}" if r.get("images_per_s") else ""
-        print(f"| {r['model']} | {100 * r['top1']:.2f}% | {100 * (r['top1'] - svc):+.2f} pt | {r['train_seconds']} | {ips} |")
+    print(digits.table(rows))
     if FLAGS.json:
         with open(FLAGS.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -31,7 +31,7 @@ def main(argv):
         split = getattr(data, FLAGS.split, None)
         if split is None:
             raise ValueError(f"the data set has no {FLAGS.split!r} split")
-        model = keras.models.load_model(FLAGS.model_path)
+        model = keras.models.load_model(FLAGS.model_path, compile=False)  # inference only
     except (ValueError, OSError) as e:
         sys.exit(f"evaluate.py: error: {e}")
     result = evaluate(model, split, data.class_names, out_dir=FLAGS.out_dir or os.path.dirname(FLAGS.model_path))

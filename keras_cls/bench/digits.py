@@ -32,3 +32,24 @@ def train_one(name, run_root, epochs, data_config=DIGITS_DATA):
     metrics = Trainer(config, data_config).run()
     return {"model": name, "top1": metrics["top1"], "train_seconds": metrics["train_seconds"],
             "images_per_s": metrics["images_per_s"]}
+
+
+def run(models, run_root, epochs, progress=print):
+    """The SVC baseline, then each model trained; returns the rows (baseline first)."""
+    rows = [svc_baseline()]
+    for name in models:
+        progress(f"training {name} ({epochs} epochs, {DIGITS_DATA.image_size} px) ...")
+        rows.append(train_one(name, run_root, epochs))
+        progress(f"  {name}: test top-1 {100 * rows[-1]['top1']:.2f}% in {rows[-1]['train_seconds']} s")
+    return rows
+
+
+def table(rows):
+    """Markdown table of benchmark rows; the first row is the baseline the others are compared with."""
+    base = rows[0]["top1"]
+    lines = ["| model | test top-1 | vs SVC | train s | train img/s |", "|---|---:|---:|---:|---:|"]
+    for r in rows:
+        ips = f"{r['images_per_s']:.0f}" if r.get("images_per_s") else ""
+        lines.append(f"| {r['model']} | {100 * r['top1']:.2f}% | {100 * (r['top1'] - base):+.2f} pt "
+                     f"| {r['train_seconds']} | {ips} |")
+    return "\n".join(lines)

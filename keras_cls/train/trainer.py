@@ -168,15 +168,25 @@ class Trainer:
         with strategy.scope():
             model, steps = self.compile_model(data)
         start = time.perf_counter()
+        try:
+            history = self._fit_with_callbacks(model, data, strategy, steps, extra_callbacks)
+        except cb.TrainingDiverged as e:
+            self._write("metrics.json", {"status": "diverged", "model": self.spec.name, "message": str(e)})
+            raise
+        seconds = time.perf_counter() - start
+        return self.finish(model, data, history.history, seconds, steps)
+
+    def _fit_with_callbacks(self, model, data, strategy, steps, extra_callbacks):
+        from keras_cls.train import callbacks as cb
+
         val_size = data.sizes.get("validation")
         exact = val_size and data.report.kept == data.report.seen and strategy.num_replicas_in_sync == 1
         val_steps = -(-val_size // self.data_config.batch_size) if exact else None  # else: until the data ends
-        history = model.fit(data.train.repeat(), steps_per_epoch=steps, validation_data=data.validation,
-                            validation_steps=val_steps, epochs=self.config.epochs, verbose=self.config.verbose, shuffle=False, callbacks=[
-                                *cb.standard(self.config.run_dir, self.data_config.batch_size, self.recipe.ema),
-                                *extra_callbacks])
-        seconds = time.perf_counter() - start
-        return self.finish(model, data, history.history, seconds, steps)
+        callbacks = [*cb.standard(self.config.run_dir, self.data_config.batch_size, self.recipe.ema),
+                     *extra_callbacks]
+        return model.fit(data.train.repeat(), steps_per_epoch=steps, validation_data=data.validation,
+                         validation_steps=val_steps, epochs=self.config.epochs, verbose=self.config.verbose,
+                         shuffle=False, callbacks=callbacks)
 
     def finish(self, model, data, history, seconds, steps):
         from keras_cls.evaluate import evaluate

@@ -83,6 +83,8 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
     assert all(np.isfinite(w).all() for w in best.get_weights())
     rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
     assert [int(r["epoch"]) for r in rows] == [0]  # the diverged epoch was never logged as finished
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["status"] == "diverged" and "epoch 2" in metrics["message"]
 
 
 @pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])

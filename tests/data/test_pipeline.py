@@ -1,0 +1,61 @@
+"""Pipeline behaviour: determinism, caching, transforms, batch augmentation."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_cls.data import DataConfig, load
+from keras_cls.data.pipeline import eval_transform, train_transform
+
+DIGITS = DataConfig(source="digits", image_size=32, batch_size=16, pad_crop=4, eval_crop=1.0)
+
+
+def _first(ds):
+    return [(x.numpy(), y.numpy()) for x, y in ds.take(1)][0]
+
+
+def test_deterministic_with_a_seed_and_new_augmentation_each_epoch():
+    config = DataConfig(source="digits", image_size=32, batch_size=16, deterministic=True, seed=3)
+    a, b = load(config).train, load(config).train
+    first_a, first_b = _first(a), _first(b)
+    assert np.array_equal(first_a[0], first_b[0]) and np.array_equal(first_a[1], first_b[1])
+    second_a = _first(a)  # a second pass over the same dataset: reshuffled and re-augmented
+    assert not np.array_equal(first_a[0], second_a[0])
+    other = _first(load(DataConfig(source="digits", image_size=32, batch_size=16, deterministic=True, seed=4)).train)
+    assert not np.array_equal(first_a[0], other[0])
+
+
+@pytest.mark.parametrize("cache", ["memory", "file"])
+def test_cache(tmp_path, cache):
+    where = "memory" if cache == "memory" else str(tmp_path / "cache")
+    data = load(DataConfig(source="digits", image_size=32, batch_size=64, cache=where, deterministic=True))
+    plain = load(DataConfig(source="digits", image_size=32, batch_size=64, deterministic=True))
+    x1 = np.concatenate([x.numpy() for x, _ in data.test])
+    x2 = np.concatenate([x.numpy() for x, _ in data.test])
+    assert np.array_equal(x1, x2) and np.array_equal(x1, np.concatenate([x.numpy() for x, _ in plain.test]))
+    if cache == "file":
+        assert list(tmp_path.glob("cache*")), "file cache written"
+
+
+def test_transforms_keep_the_contract():
+    image = tf.constant(np.random.default_rng(0).integers(0, 256, (40, 60, 3)), tf.uint8)
+    seed = tf.constant([1, 2], tf.int64)
+    for out in (train_transform(image, seed, 32, (0.08, 1.0), True), train_transform(image, seed, 32, (1, 1),
+                                                                                       False, pad_crop=4),
+                eval_transform(image, 32, 0.875)):
+        assert out.shape == (32, 32, 3) and out.dtype == tf.uint8
+    # evaluation: a center crop of 87.5% of the shorter side, no randomness
+    assert np.array_equal(eval_transform(image, 32, 0.875).numpy(), eval_transform(image, 32, 0.875).numpy())
+    # pad-and-crop only translates: with no padding it is the plain resize
+    resized = tf.cast(tf.round(tf.image.resize(image, (32, 32))), tf.uint8).numpy()
+    assert np.array_equal(train_transform(image, seed, 32, (1, 1), False, pad_crop=1).numpy().shape, resized.shape)
+
+
+def test_batch_augmentation_mixes_labels():
+    data = load(DataConfig(source="digits", image_size=32, batch_size=16, mixup=0.4, cutmix=1.0, randaugment=2),
+                one_hot=True)
+    x, y = _first(data.train)
+    assert x.shape == (16, 32, 32, 3) and y.shape == (16, 10)
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=1e-5)
+    assert (y.max(axis=1) < 0.999).any()  # some labels are mixtures
+    with pytest.raises(ValueError, match="one_hot=True"):
+        load(DataConfig(source="digits", mixup=0.2))
