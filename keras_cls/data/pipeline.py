@@ -179,7 +179,7 @@ def eval_transform(image, size, crop):
     return _to_uint8(tf.image.resize_with_crop_or_pad(image, size, size), size)
 
 
-def batch_augment(config, num_classes):
+def batch_augment(config):
     """RandAugment / MixUp / CutMix (keras.layers) on whole batches; None when all are off."""
     import keras
 
@@ -252,7 +252,7 @@ def make_dataset(split, config, training, flip, num_classes, one_hot):
     ds = ds.batch(config.batch_size, drop_remainder=training, num_parallel_calls=AUTOTUNE)
     if one_hot:
         ds = ds.map(lambda x, y: (x, tf.one_hot(y, num_classes)), num_parallel_calls=AUTOTUNE)
-    augment = batch_augment(config, num_classes) if training else None
+    augment = batch_augment(config) if training else None
     if augment:
         seeds = tf.data.Dataset.random(seed=config.seed + 1, rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip((ds, seeds)).map(lambda xy, s: augment(xy[0], xy[1], s),

@@ -11,8 +11,11 @@ tf_keras = pytest.importorskip("tf_keras", reason="needs tf-keras (the [dev] ext
 
 @pytest.mark.parametrize("name", ["efficientnet-b0", "efficientnetv2-b0", "resnet-18"])
 def test_twin_has_same_params_and_outputs(name):
-    ours = randomize(build(name, input_shape=(96, 96, 3), num_classes=10, classifier_activation=None))
-    twin = build(name, input_shape=(96, 96, 3), num_classes=10, classifier_activation=None, keras_module=tf_keras)
+    import keras
+
+    keras.utils.set_random_seed(0)
+    ours = randomize(build(name, input_shape=(96, 96, 3), num_classes=10))
+    twin = build(name, input_shape=(96, 96, 3), num_classes=10, keras_module=tf_keras)
     assert isinstance(twin, tf_keras.Model)
     assert twin.count_params() == ours.count_params()
     assert [l.name for l in twin.layers if l.weights] == [l.name for l in ours.layers if l.weights]
@@ -20,6 +23,6 @@ def test_twin_has_same_params_and_outputs(name):
         if layer.weights:
             set_layer_weights(twin.get_layer(layer.name), layer.get_weights())
     x = images((96, 96))
-    expected = ours(x, training=False).numpy()
-    np.testing.assert_allclose(twin(x, training=False).numpy(), expected, atol=1e-5, rtol=1e-5)
-    assert np.std(expected) > 1e-3
+    expected = ours(x, training=False).numpy()  # class probabilities, the models' output
+    np.testing.assert_allclose(twin(x, training=False).numpy(), expected, atol=1e-5, rtol=0)
+    assert expected.max() - expected.min() > 0.05  # not a flat distribution: the comparison means something
