@@ -1,0 +1,124 @@
+"""SavedModel export: TF Serving layout, both signatures, same outputs as Keras, weights once, atomic versions."""
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_cls
+from keras_cls.export import next_version, saved_model, write_models_config
+
+SIZE = (64, 64)
+NAMES = ["cat", "dog", "fox"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras_cls_model = keras_cls.build("efficientnet-b0", num_classes=3, input_shape=(*SIZE, 3))
+    return keras_cls_model
+
+
+@pytest.fixture(scope="module")
+def exported(model, tmp_path_factory):
+    root = tmp_path_factory.mktemp("saved_models")
+    return saved_model(model, root=str(root), class_names=NAMES, top_k=2), root
+
+
+def _jpeg(seed, shape=(50, 70)):
+    pixels = np.random.default_rng(seed).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    return tf.io.encode_jpeg(pixels).numpy()
+
+
+def _keras_scores(model, encoded):
+    pixels = tf.image.resize(tf.cast(tf.io.decode_image(encoded, channels=3), tf.float32), SIZE)
+    return model(pixels[None], training=False).numpy()[0]
+
+
+def test_saved_model_cli_shows_both_signatures(exported):
+    path, _ = exported
+    cli = shutil.which("saved_model_cli") or os.path.join(os.path.dirname(os.sys.executable), "saved_model_cli")
+    text = subprocess.run([cli, "show", "--all", "--dir", path], capture_output=True, text=True, check=True).stdout
+    blocks = dict(re.findall(r"signature_def\['(\w+)'\]:(.*?)(?=signature_def\[|\Z)", text, flags=re.S))
+    assert {"serving_default", "serve_images"} <= set(blocks)
+    assert re.search(r"inputs\['images'\].*?dtype: DT_STRING\s+shape: \(-1\)", blocks["serving_default"], re.S)
+    assert re.search(r"inputs\['images'\].*?dtype: DT_FLOAT\s+shape: \(-1, -1, -1, 3\)", blocks["serve_images"], re.S)
+    for block in (blocks["serving_default"], blocks["serve_images"]):
+        for output, dtype, shape in (("classes", "DT_INT64", r"\(-1, 2\)"), ("class_names", "DT_STRING", r"\(-1, 2\)"),
+                                     ("probabilities", "DT_FLOAT", r"\(-1, 2\)"), ("scores", "DT_FLOAT", r"\(-1, 3\)")):
+            assert re.search(rf"outputs\['{output}'\].*?dtype: {dtype}\s+shape: {shape}", block, re.S), output
+
+
+def test_signatures_match_the_keras_model(model, exported):
+    path, _ = exported
+    loaded = tf.saved_model.load(path)
+    images = [_jpeg(1), _jpeg(2, (90, 40))]
+    out = loaded.signatures["serving_default"](images=tf.constant(images))
+    for i, data in enumerate(images):
+        expected = _keras_scores(model, data)
+        np.testing.assert_allclose(out["scores"].numpy()[i], expected, atol=1e-5, rtol=0)
+        order = np.argsort(-expected)[:2]
+        assert out["classes"].numpy()[i].tolist() == order.tolist()
+        assert [n.decode() for n in out["class_names"].numpy()[i]] == [NAMES[j] for j in order]
+        np.testing.assert_allclose(out["probabilities"].numpy()[i], expected[order], atol=1e-6)
+    batch = np.random.default_rng(3).integers(0, 256, (2, 80, 80, 3)).astype("float32")
+    direct = model(tf.image.resize(batch, SIZE), training=False).numpy()
+    got = loaded.signatures["serve_images"](images=tf.constant(batch))["scores"].numpy()
+    np.testing.assert_allclose(got, direct, atol=1e-5, rtol=0)
+
+
+def test_each_weight_is_stored_once(model, exported):
+    path, _ = exported
+    variables = os.path.join(path, "variables")
+    stored = sum(os.path.getsize(os.path.join(variables, f)) for f in os.listdir(variables))
+    assert stored <= 1.1 * 4 * model.count_params()
+
+
+def test_versions_and_models_config(model, exported):
+    path, root = exported
+    assert path.endswith(os.path.join("efficientnet-b0", "1"))
+    assert next_version(os.path.join(root, "efficientnet-b0")) == 2
+    with pytest.raises(ValueError, match="versions are never overwritten"):
+        saved_model(model, root=str(root), version=1, class_names=NAMES)
+    config = open(write_models_config(str(root))).read()
+    assert 'name: "efficientnet-b0"' in config and f'base_path: "{os.path.join(root, "efficientnet-b0")}"' in config
+    assert 'model_platform: "tensorflow"' in config
+
+
+def test_failure_while_writing_leaves_no_partial_version(model, tmp_path, monkeypatch):
+    first = saved_model(model, root=str(tmp_path), class_names=NAMES)
+    before = sorted(os.listdir(first))
+    real_save = tf.saved_model.save
+
+    def save_then_fail(obj, export_dir, signatures=None):
+        real_save(obj, export_dir, signatures=signatures)
+        os.remove(os.path.join(export_dir, "saved_model.pb"))
+        raise OSError("disk full (injected)")
+
+    monkeypatch.setattr(tf.saved_model, "save", save_then_fail)
+    with pytest.raises(OSError, match="injected"):
+        saved_model(model, root=str(tmp_path), class_names=NAMES)
+    assert sorted(os.listdir(tmp_path / "efficientnet-b0")) == ["1"]  # no "2", no temporary folder left
+    assert sorted(os.listdir(first)) == before and tf.saved_model.load(first) is not None
+
+
+def test_bad_input_to_the_signatures(exported):
+    serve = tf.saved_model.load(exported[0]).signatures["serving_default"]
+    for bad in (b"not an image at all", b""):
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            serve(images=tf.constant([bad]))
+    tiny = tf.io.encode_png(np.full((1, 1, 3), 200, np.uint8)).numpy()
+    huge = tf.io.encode_jpeg(np.zeros((6000, 6000, 3), np.uint8)).numpy()
+    out = serve(images=tf.constant([tiny, huge]))
+    assert out["scores"].shape == (2, 3) and np.isfinite(out["scores"].numpy()).all()
+    empty = serve(images=tf.constant([], dtype=tf.string))
+    assert empty["scores"].shape == (0, 3) and empty["class_names"].shape == (0, 2)
+
+
+def test_export_argument_errors(model, tmp_path):
+    with pytest.raises(ValueError, match="2 class names for a model with 3 outputs"):
+        saved_model(model, root=str(tmp_path), class_names=["a", "b"])
+    with pytest.raises(ValueError, match="must be letters, digits"):
+        saved_model(model, root=str(tmp_path), name="../escape")
