@@ -35,7 +35,7 @@ def main(argv):
     rows = []
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs, {FLAGS.size} px, "
           f"median of {FLAGS.repeats} interleaved calls\n")
-    print(f"| model | reference | same architecture | batch | ours img/s | reference img/s | ratio |")
+    print("| model | reference | same architecture | batch | ours img/s | reference img/s | ratio |")
     print("|---|---|---|---:|---:|---:|---:|")
     for name in FLAGS.models:
         ref_name, same = REFERENCE[name]

@@ -31,8 +31,6 @@ def pipeline_images_per_s(dataset, batches, warmup=2):
 
 def train_step_images_per_s(name, size, batch, steps, num_classes=4):
     """Images/s that model.fit's train step consumes on in-memory batches (no input pipeline involved)."""
-    import keras
-
     import keras_cls
 
     model = keras_cls.build(name, num_classes=num_classes, input_shape=(size, size, 3))
@@ -44,5 +42,4 @@ def train_step_images_per_s(name, size, batch, steps, num_classes=4):
     start = time.perf_counter()
     for _ in range(steps):
         model.train_on_batch(x, y)
-    del keras
     return steps * batch / (time.perf_counter() - start)
