@@ -20,7 +20,7 @@ setup(
         "dev": ["pytest>=8", f"tf-keras=={TF}", "pillow>=10"],
         "tune": ["keras-tuner==1.4.8"],
         "compress": ["tensorflow-model-optimization==0.8.1", f"tf-keras=={TF}", "ai-edge-litert>=2.0"],
-        "serving": ["requests>=2.31"],
+        "serving": [f"tensorflow-serving-api=={TF}", "ai-edge-litert>=2.0"],
     },
     entry_points={"console_scripts": ["keras-cls=keras_cls.cli:main"]},
 )

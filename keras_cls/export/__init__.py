@@ -1,4 +1,5 @@
-"""Export: SavedModels in TF Serving's versioned layout with image-bytes and tensor signatures."""
+"""Export: SavedModels in TF Serving's versioned layout, TFLite files, and clients for both (client.py)."""
 from keras_cls.export.saved_model import next_version, saved_model, write_models_config
+from keras_cls.export.tflite import TFLiteModel, tflite
 
-__all__ = ["next_version", "saved_model", "write_models_config"]
+__all__ = ["TFLiteModel", "next_version", "saved_model", "tflite", "write_models_config"]

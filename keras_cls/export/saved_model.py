@@ -3,8 +3,9 @@
 A tf.Module with @tf.function signatures, saved by tf.saved_model.save, stores each weight once
 (keras.export.ExportArchive keeps a second copy under _all_variables/, keras#23553). Signatures:
 - serving_default: encoded images (tf.string: JPEG, PNG, GIF, BMP) -> decode -> RGB -> resize -> model;
-- serve_images: a float32 image batch of any size, values in [0, 255] (uint8 pixels cast) -> resize -> model.
-Both return classes (int64, top-k), class_names (string, top-k), probabilities (top-k) and scores (all classes).
+- serve_images: a float32 image batch of any size, values in [0, 255] -> resize -> model;
+- serve_images_uint8: the same for a uint8 batch (a gRPC client sending camera frames as they are).
+All return classes (int64, top-k), class_names (string, top-k), probabilities (top-k) and scores (all classes).
 """
 import os
 import re
@@ -16,9 +17,19 @@ import tensorflow as tf
 from keras_cls.data.decode import decode_rgb
 
 
+def checked_class_names(model, class_names):
+    """The class names as a list, "0", "1", ... when none are given; their number must match the outputs."""
+    classes = model.output_shape[-1]
+    class_names = list(class_names) if class_names is not None else [str(i) for i in range(classes)]
+    if len(class_names) != classes:
+        raise ValueError(f"{len(class_names)} class names for a model with {classes} outputs")
+    return class_names
+
+
 class ServingModule(tf.Module):
-    def __init__(self, model, class_names, top_k):
+    def __init__(self, model, class_names=None, top_k=5):
         super().__init__()
+        class_names = checked_class_names(model, class_names)
         self.model = model
         self.size = tuple(model.input_shape[1:3])
         if None in self.size:
@@ -27,11 +38,14 @@ class ServingModule(tf.Module):
         self.num_classes = len(class_names)
         self.top_k = min(top_k, len(class_names))
 
-    def _outputs(self, pixels):
+    def _scores(self, pixels):
         # An empty batch answers empty outputs; some CPU kernels reject a zero batch inside the network.
-        scores = tf.cond(tf.shape(pixels)[0] > 0,
-                         lambda: tf.cast(self.model(pixels, training=False), tf.float32),
-                         lambda: tf.zeros([0, self.num_classes], tf.float32))
+        return tf.cond(tf.shape(pixels)[0] > 0,
+                       lambda: tf.cast(self.model(pixels, training=False), tf.float32),
+                       lambda: tf.zeros([0, self.num_classes], tf.float32))
+
+    def _outputs(self, pixels):
+        scores = self._scores(pixels)
         top = tf.math.top_k(scores, k=self.top_k)
         return {"classes": tf.cast(top.indices, tf.int64), "class_names": tf.gather(self.class_names, top.indices),
                 "probabilities": top.values, "scores": scores}
@@ -49,6 +63,14 @@ class ServingModule(tf.Module):
     def serve_images(self, images):
         return self._outputs(self._resize(images))
 
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+    def serve_images_uint8(self, images):
+        return self._outputs(self._resize(images))
+
+    def signatures(self):
+        return {"serving_default": self.serve_bytes, "serve_images": self.serve_images,
+                "serve_images_uint8": self.serve_images_uint8}
+
 
 def next_version(model_dir):
     """1 + the largest integer version folder under model_dir (1 when there is none)."""
@@ -65,10 +87,7 @@ def saved_model(model, root="saved_models", name=None, version=None, class_names
     name = name or model.name
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
         raise ValueError(f"model name {name!r} must be letters, digits, '.', '_' or '-' (it becomes a folder)")
-    classes = model.output_shape[-1]
-    class_names = list(class_names) if class_names is not None else [str(i) for i in range(classes)]
-    if len(class_names) != classes:
-        raise ValueError(f"{len(class_names)} class names for a model with {classes} outputs")
+    module = ServingModule(model, class_names, top_k)
     model_dir = os.path.join(root, name)
     version = next_version(model_dir) if version is None else int(version)
     final = os.path.join(model_dir, str(version))
@@ -76,10 +95,8 @@ def saved_model(model, root="saved_models", name=None, version=None, class_names
         raise ValueError(f"{final} exists; versions are never overwritten (omit version for the next one)")
     os.makedirs(model_dir, exist_ok=True)
     tmp = os.path.join(model_dir, f".tmp-{version}-{uuid.uuid4().hex[:8]}")  # not all digits: servers skip it
-    module = ServingModule(model, class_names, top_k)
     try:
-        tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve_bytes,
-                                                     "serve_images": module.serve_images})
+        tf.saved_model.save(module, tmp, signatures=module.signatures())
         os.rename(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
