@@ -43,7 +43,8 @@ def main(argv):
 
     paths = argv[1:]
     try:
-        outputs = open_classifier(flags.FLAGS.model, timeout=flags.FLAGS.timeout).classify(_read(paths))
+        encoded = _read(paths)  # before the model loads: a wrong file name should not wait for it
+        outputs = open_classifier(flags.FLAGS.model, timeout=flags.FLAGS.timeout).classify(encoded)
     except (ValueError, OSError, ServingError) as e:
         sys.exit(f"predict.py: error: {e}")
     except tf.errors.InvalidArgumentError as e:  # e.g. an image whose data is damaged past its header

@@ -154,7 +154,7 @@ class SavedModelClassifier:
 
 class TFLiteClassifier:
     def __init__(self, path, num_threads=2):
-        from keras_cls.export.tflite import TFLiteModel
+        from keras_cls.export.lite import TFLiteModel
 
         self.model = TFLiteModel(path, num_threads)
 

@@ -8,33 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import keras_cls
 from keras_cls.export import next_version, saved_model, write_models_config
-
-SIZE = (64, 64)
-NAMES = ["cat", "dog", "fox"]
-
-
-@pytest.fixture(scope="module")
-def model():
-    keras_cls_model = keras_cls.build("efficientnet-b0", num_classes=3, input_shape=(*SIZE, 3))
-    return keras_cls_model
-
-
-@pytest.fixture(scope="module")
-def exported(model, tmp_path_factory):
-    root = tmp_path_factory.mktemp("saved_models")
-    return saved_model(model, root=str(root), class_names=NAMES, top_k=2), root
-
-
-def _jpeg(seed, shape=(50, 70)):
-    pixels = np.random.default_rng(seed).integers(0, 256, (*shape, 3), dtype=np.uint8)
-    return tf.io.encode_jpeg(pixels).numpy()
-
-
-def _keras_scores(model, encoded):
-    pixels = tf.image.resize(tf.cast(tf.io.decode_image(encoded, channels=3), tf.float32), SIZE)
-    return model(pixels[None], training=False).numpy()[0]
+from tests.export.conftest import NAMES, SIZE, jpeg, keras_scores
 
 
 def test_saved_model_cli_shows_both_signatures(exported):
@@ -42,10 +17,12 @@ def test_saved_model_cli_shows_both_signatures(exported):
     cli = shutil.which("saved_model_cli") or os.path.join(os.path.dirname(os.sys.executable), "saved_model_cli")
     text = subprocess.run([cli, "show", "--all", "--dir", path], capture_output=True, text=True, check=True).stdout
     blocks = dict(re.findall(r"signature_def\['(\w+)'\]:(.*?)(?=signature_def\[|\Z)", text, flags=re.S))
-    assert {"serving_default", "serve_images"} <= set(blocks)
-    assert re.search(r"inputs\['images'\].*?dtype: DT_STRING\s+shape: \(-1\)", blocks["serving_default"], re.S)
-    assert re.search(r"inputs\['images'\].*?dtype: DT_FLOAT\s+shape: \(-1, -1, -1, 3\)", blocks["serve_images"], re.S)
-    for block in (blocks["serving_default"], blocks["serve_images"]):
+    assert {"serving_default", "serve_images", "serve_images_uint8"} <= set(blocks)
+    for signature, dtype, shape in (("serving_default", "DT_STRING", r"\(-1\)"),
+                                    ("serve_images", "DT_FLOAT", r"\(-1, -1, -1, 3\)"),
+                                    ("serve_images_uint8", "DT_UINT8", r"\(-1, -1, -1, 3\)")):
+        assert re.search(rf"inputs\['images'\].*?dtype: {dtype}\s+shape: {shape}", blocks[signature], re.S), signature
+    for block in (blocks["serving_default"], blocks["serve_images"], blocks["serve_images_uint8"]):
         for output, dtype, shape in (("classes", "DT_INT64", r"\(-1, 2\)"), ("class_names", "DT_STRING", r"\(-1, 2\)"),
                                      ("probabilities", "DT_FLOAT", r"\(-1, 2\)"), ("scores", "DT_FLOAT", r"\(-1, 3\)")):
             assert re.search(rf"outputs\['{output}'\].*?dtype: {dtype}\s+shape: {shape}", block, re.S), output
@@ -54,10 +31,10 @@ def test_saved_model_cli_shows_both_signatures(exported):
 def test_signatures_match_the_keras_model(model, exported):
     path, _ = exported
     loaded = tf.saved_model.load(path)
-    images = [_jpeg(1), _jpeg(2, (90, 40))]
+    images = [jpeg(1), jpeg(2, (90, 40))]
     out = loaded.signatures["serving_default"](images=tf.constant(images))
     for i, data in enumerate(images):
-        expected = _keras_scores(model, data)
+        expected = keras_scores(model, data)
         np.testing.assert_allclose(out["scores"].numpy()[i], expected, atol=1e-5, rtol=0)
         order = np.argsort(-expected)[:2]
         assert out["classes"].numpy()[i].tolist() == order.tolist()
@@ -66,6 +43,8 @@ def test_signatures_match_the_keras_model(model, exported):
     batch = np.random.default_rng(3).integers(0, 256, (2, 80, 80, 3)).astype("float32")
     direct = model(tf.image.resize(batch, SIZE), training=False).numpy()
     got = loaded.signatures["serve_images"](images=tf.constant(batch))["scores"].numpy()
+    np.testing.assert_allclose(got, direct, atol=1e-5, rtol=0)
+    got = loaded.signatures["serve_images_uint8"](images=tf.constant(batch.astype("uint8")))["scores"].numpy()
     np.testing.assert_allclose(got, direct, atol=1e-5, rtol=0)
 
 

@@ -1,0 +1,60 @@
+"""scripts/export.py and scripts/predict.py as a user runs them, on a run folder made like the Trainer makes it."""
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.export.conftest import NAMES, jpeg
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(script, *args, ok=True):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert (out.returncode == 0) == ok, out.stdout[-2000:] + out.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def run_dir(model, tmp_path_factory):
+    run = tmp_path_factory.mktemp("run")
+    model.save(run / "model.keras")
+    (run / "config.json").write_text(json.dumps({"train": {"model": "efficientnet-b0"}, "class_names": NAMES}))
+    return run
+
+
+@pytest.mark.slow
+def test_export_then_predict(run_dir, tmp_path):
+    root, lite = tmp_path / "saved_models", tmp_path / "b0.tflite"
+    paths = json.loads(_run("export.py", f"--model_path={run_dir / 'model.keras'}", f"--root={root}",
+                            f"--tflite={lite}", "--top_k=2").stdout)
+    assert paths["saved_model"] == str(root / "efficientnet-b0" / "1") and lite.exists()
+    assert 'name: "efficientnet-b0"' in open(paths["models_config"]).read()
+    images = []
+    for i, shape in enumerate([(40, 60), (100, 30)]):
+        images.append(tmp_path / f"image{i}.jpg")
+        images[-1].write_bytes(jpeg(i, shape))
+    answers = [_run("predict.py", f"--model={target}", *map(str, images)).stdout
+               for target in (root / "efficientnet-b0", lite)]
+    assert answers[0].count("  1. ") == 2 and answers[0].count("  2. ") == 2
+    assert all(name in NAMES for name in re.findall(r"  \d\. (\w+)", answers[0]))
+    ranked = [[line.split()[1] for line in a.splitlines() if line.startswith("  ")] for a in answers]
+    assert ranked[0] == ranked[1]  # the TFLite file ranks the classes as the SavedModel does
+
+
+def test_predict_names_the_bad_file(tmp_path):
+    bad = tmp_path / "notes.jpg"
+    bad.write_bytes(b"shopping list: milk, eggs")
+    out = _run("predict.py", f"--model={tmp_path}", str(bad), ok=False)
+    assert f"{bad}: not an image" in out.stderr
+    out = _run("predict.py", f"--model={tmp_path}", str(tmp_path / "missing.png"), ok=False)
+    assert "no such image file" in out.stderr
+    (tmp_path / "empty.png").write_bytes(b"")
+    out = _run("predict.py", f"--model={tmp_path}", str(tmp_path / "empty.png"), ok=False)
+    assert "empty.png: empty (zero bytes)" in out.stderr
