@@ -9,7 +9,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from absl import app, flags  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
 
 flags.DEFINE_string("model_path", None, "a .keras model (a run's model.keras)", required=True)
 flags.DEFINE_string("root", "saved_models", "the TF Serving model root: root/<name>/<version>/")
@@ -20,6 +20,7 @@ flags.DEFINE_string("tflite", None, "also write a float32 TFLite file here (.tfl
 
 
 def main(argv):
+    logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines about saving drown the answer
     del argv
     from keras_cls.export.trained import export_trained
 

@@ -9,7 +9,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from absl import app, flags  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
 
 flags.DEFINE_string("model", None, "SavedModel folder, .tflite file, http://host:port/<model> or grpc://...",
                     required=True)
@@ -37,6 +37,7 @@ def _read(paths):
 
 
 def main(argv):
+    logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines about saving drown the answer
     import tensorflow as tf
 
     from keras_cls.export.client import ServingError, open_classifier

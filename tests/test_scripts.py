@@ -20,11 +20,13 @@ def _run(script, *flags):
 
 @pytest.mark.slow
 def test_demo_then_evaluate(tmp_path):
-    out = _run("demo.py", "--models=resnet-18", "--epochs=1", f"--run_root={tmp_path}")
+    out = _run("demo.py", "--models=resnet-18", "--epochs=1", f"--run_root={tmp_path}",
+               f"--export_root={tmp_path / 'saved_models'}")
     assert "| efficientnetv2-xl | efficientnet | 512 |" in out  # the variant table
     assert "| sklearn SVC(gamma=0.001) |" in out and "| resnet-18 |" in out
     model = tmp_path / "resnet-18" / "model.keras"
-    assert model.exists()
+    assert model.exists() and (tmp_path / "resnet-18" / "model.tflite").exists()
+    assert (tmp_path / "saved_models" / "resnet-18" / "1" / "saved_model.pb").exists()
     result = json.loads(_run("evaluate.py", f"--model_path={model}", "--source=digits", "--image_size=32",
                              "--eval_crop=1", f"--out_dir={tmp_path / 'eval'}"))
     assert result["examples"] == 355 and 0 <= result["top1"] <= 1

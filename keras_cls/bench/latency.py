@@ -14,6 +14,10 @@ class Timing:
         return 1000 * statistics.median(self.seconds)
 
     @property
+    def p90_ms(self):
+        return 1000 * statistics.quantiles(self.seconds, n=10, method="inclusive")[-1]
+
+    @property
     def images_per_s(self):
         return self.batch / statistics.median(self.seconds)
 
@@ -25,17 +29,24 @@ def compiled_call(model):
     return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
 
+def _wait(result):
+    """Block until a result is computed: eager tensors (alone or in a dict) are read back; arrays are done."""
+    for value in (result.values() if isinstance(result, dict) else [result]):
+        if hasattr(value, "numpy"):
+            value.numpy()
+
+
 def interleaved(candidates, x, repeats=10, warmup=3):
     """Time each callable on `x` in turns, the order reversed every round (A B B A A B ...), so that drifts in
     machine load and any first-in-round effect hit all candidates alike."""
     for fn in candidates.values():
         for _ in range(warmup):
-            fn(x).numpy()
+            _wait(fn(x))
     times = {name: [] for name in candidates}
     order = list(candidates.items())
     for round_ in range(repeats):
         for name, fn in (order if round_ % 2 == 0 else order[::-1]):
             start = time.perf_counter()
-            fn(x).numpy()
+            _wait(fn(x))
             times[name].append(time.perf_counter() - start)
     return {name: Timing(int(x.shape[0]), t) for name, t in times.items()}

@@ -69,7 +69,8 @@ class RestClient:
             inputs = [{"b64": base64.b64encode(data).decode()} for data in images]
         else:
             inputs = np.asarray(images).tolist()
-        answer = self._request(f"{self.model_url()}:predict", {"signature_name": signature, "inputs": {"images": inputs}})
+        body = {"signature_name": signature, "inputs": {"images": inputs}}
+        answer = self._request(f"{self.model_url()}:predict", body)
         return _as_numpy(answer["outputs"])
 
     def classify(self, encoded):

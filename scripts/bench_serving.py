@@ -1,0 +1,79 @@
+"""Serving latency and throughput: Keras predict vs the SavedModel signature vs TFLite float32, in one run.
+
+Each model is built with random weights at its own resolution (speed does not depend on the weights), exported
+to a temporary SavedModel and TFLite file, and all runtimes are timed interleaved on the same image batch.
+The SavedModel and TFLite rows include the exported contract (resize to the model's size and top-k).
+Example: python scripts/bench_serving.py --models=efficientnet-b0 --batches=1
+"""
+import json
+import os
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("models", ["efficientnet-b0", "resnet-50"], "keras_cls model names")
+flags.DEFINE_list("batches", ["1", "32"], "batch sizes")
+flags.DEFINE_integer("size", None, "input resolution (default: each model's own)")
+flags.DEFINE_integer("repeats", 10, "timed calls per runtime at batch 1 (interleaved)")
+flags.DEFINE_integer("batch_repeats", 4, "timed calls per runtime at larger batches")
+flags.DEFINE_integer("threads", 2, "TFLite interpreter threads")
+flags.DEFINE_string("json", None, "write the figures as flat JSON rows to this path")
+
+
+def runtimes(name, size, workdir):
+    """{runtime: callable(batch)} for one model; Keras predict is the reference."""
+    import tensorflow as tf
+
+    import keras_cls
+    from keras_cls.bench.latency import compiled_call
+    from keras_cls.export import TFLiteModel, saved_model, tflite
+
+    model = keras_cls.build(name, input_shape=(size, size, 3))
+    signature = tf.saved_model.load(saved_model(model, root=workdir)).signatures["serve_images"]
+    lite = TFLiteModel(tflite(model, os.path.join(workdir, f"{name}.tflite")), num_threads=FLAGS.threads)
+    call = compiled_call(model)
+    return {"keras predict": lambda x: model.predict(x, batch_size=len(x), verbose=0),
+            "keras tf.function": lambda x: call(tf.constant(x)),
+            "SavedModel serve_images": lambda x: signature(images=tf.constant(x)),
+            f"TFLite float32 ({FLAGS.threads} threads)": lite}
+
+
+def main(argv):
+    logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines about saving drown the answer
+    del argv
+    import numpy as np
+    import tensorflow as tf
+
+    import keras_cls
+    from keras_cls.bench.latency import interleaved
+
+    rows = []
+    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; median and p90 of interleaved calls; "
+          "ratio = throughput / Keras predict's in the same run\n")
+    print("| model | px | batch | runtime | p50 ms | p90 ms | img/s | ratio |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|")
+    for name in FLAGS.models:
+        size = FLAGS.size or keras_cls.model_info(name)["resolution"]
+        with tempfile.TemporaryDirectory() as workdir:
+            candidates = runtimes(name, size, workdir)
+            for batch in map(int, FLAGS.batches):
+                x = np.random.default_rng(0).uniform(0, 255, (batch, size, size, 3)).astype("float32")
+                repeats = FLAGS.repeats if batch == 1 else FLAGS.batch_repeats
+                timings = interleaved(candidates, x, repeats=repeats, warmup=2)
+                reference = timings["keras predict"].images_per_s
+                for runtime, t in timings.items():
+                    rows.append({"name": name, "size": size, "batch": batch, "runtime": runtime,
+                                 "p50_ms": round(t.median_ms, 2), "p90_ms": round(t.p90_ms, 2),
+                                 "img_s": round(t.images_per_s, 2), "ratio": round(t.images_per_s / reference, 3)})
+                    print(f"| {name} | {size} | {batch} | {runtime} | {t.median_ms:.1f} | {t.p90_ms:.1f} "
+                          f"| {t.images_per_s:.1f} | {t.images_per_s / reference:.2f} |", flush=True)
+    if FLAGS.json:
+        with open(FLAGS.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    app.run(main)
