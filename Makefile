@@ -27,6 +27,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_models.py
 	$(BIN)/python scripts/bench_pipeline.py
+	$(BIN)/python scripts/bench_serving.py
 
 bench-digits: $(STAMP)
 	$(BIN)/python scripts/bench_digits.py
