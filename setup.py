@@ -11,7 +11,8 @@ setup(
     packages=find_packages(include=["keras_cls", "keras_cls.*"]),
     package_data={"keras_cls.models": ["reference.json"]},
     # scikit-learn ships the embedded default data set (digits); TensorBoard backs the training logs.
-    install_requires=["keras>=3.15,<3.16", "numpy>=1.26", "h5py>=3.10", "absl-py>=2.0", "scikit-learn>=1.4",
+    # absl-py >= 1.4, not 2.x: tensorflow-model-optimization 0.8.1 pins absl-py~=1.2.
+    install_requires=["keras>=3.15,<3.16", "numpy>=1.26", "h5py>=3.10", "absl-py>=1.4", "scikit-learn>=1.4",
                       f"tensorboard=={TF}", "matplotlib>=3.8"],
     extras_require={
         # TensorFlow comes as two wheels; pick one: `pip install keras_cls[cpu]` or `keras_cls[gpu]`.

@@ -17,9 +17,10 @@ from keras_cls.export.saved_model import ServingModule
 class TFLiteModule(ServingModule):
     def __init__(self, model, class_names=None, top_k=5):
         super().__init__(model, class_names, top_k)
-        # The converter freezes only the tf.Variables it finds on the module: Keras 3 wraps them, so name them.
-        # (A SavedModel would store them twice this way; ServingModule does not do it.)
-        self.model_variables = [v.value for v in model.variables]
+        # The converter freezes only the tf.Variables it finds on the module: Keras 3 wraps them, so name them
+        # (tf_keras models, e.g. tfmot's, hold tf.Variables). A SavedModel would store them twice this way;
+        # ServingModule does not do it.
+        self.model_variables = [v if isinstance(v, tf.Variable) else v.value for v in model.variables]
 
     def _scores(self, pixels):
         # No empty-batch branch: a tf.cond becomes a control-flow subgraph that XNNPACK does not run.

@@ -1,0 +1,155 @@
+"""A trained model + data -> the chosen compression methods -> TFLite artifacts and a size / accuracy / latency table.
+
+Every artifact is a TFLite file with the serving contract (keras_cls.export.lite), evaluated through the LiteRT
+interpreter on the test split (the validation split where there is no test split); the float32 TFLite file is
+the reference each row's accuracy and speed are compared with.
+"""
+import dataclasses
+import gzip
+import json
+import os
+import time
+
+import numpy as np
+
+from keras_cls.compress import ptq
+
+FINE_TUNED = ("qat", "prune")
+METHODS = ptq.METHODS + FINE_TUNED
+
+
+@dataclasses.dataclass(frozen=True)
+class CompressConfig:
+    methods: tuple = METHODS
+    sparsity: float = 0.5               # target for "prune", on the pruned layers (Conv2D, Dense)
+    fine_tune_epochs: int = 3           # for qat and prune, on the training split
+    steps_per_epoch: int = 0            # 0: one pass over the training split
+    learning_rate: float = 1e-4         # Adam, constant
+    calibration_images: int = 200       # representative images for int8, from the validation split
+    threads: int = 2                    # TFLite interpreter threads for the accuracy and latency runs
+    latency_repeats: int = 20
+    top_k: int = 5
+
+    def __post_init__(self):
+        object.__setattr__(self, "methods", tuple(self.methods))
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown or not self.methods:
+            raise ValueError(f"unknown compression method(s) {unknown or '(none given)'}; "
+                             f"choose from {', '.join(METHODS)}")
+        if not 0.0 < self.sparsity < 1.0:
+            raise ValueError(f"sparsity {self.sparsity} must be in (0, 1), e.g. 0.5 for half the weights zero")
+        if self.fine_tune_epochs < 1 or self.steps_per_epoch < 0 or self.learning_rate <= 0:
+            raise ValueError("fine_tune_epochs must be >= 1, steps_per_epoch >= 0 and learning_rate > 0")
+
+
+def _images(dataset, limit):
+    batches, count = [], 0
+    for images, _ in dataset:
+        batches.append(images.numpy())
+        count += len(batches[-1])
+        if count >= limit:
+            break
+    return np.concatenate(batches)[:limit]
+
+
+def _steps(data, config):
+    """Steps per fine-tuning epoch: as configured, or one pass over the training split."""
+    return config.steps_per_epoch or int(np.ceil(data.sizes["train"] / int(next(iter(data.train))[0].shape[0])))
+
+
+def fine_tune(model, data, config, callbacks=()):
+    """A few epochs of tf_keras training on the training split (what tfmot's wrappers need to settle)."""
+    import tf_keras
+
+    steps = _steps(data, config)
+    model.compile(optimizer=tf_keras.optimizers.Adam(config.learning_rate),
+                  loss=tf_keras.losses.CategoricalCrossentropy(), metrics=["accuracy"])
+    model.fit(data.train.repeat(), steps_per_epoch=steps, epochs=config.fine_tune_epochs, verbose=0,
+              callbacks=list(callbacks))
+
+
+def top1(lite_model, dataset):
+    """Top-1 accuracy of a TFLiteModel over a dataset of (images, one-hot or integer labels)."""
+    right = seen = 0
+    for images, labels in dataset:
+        labels = labels.numpy()
+        labels = labels.argmax(-1) if labels.ndim == 2 else labels
+        right += int(np.sum(lite_model(images.numpy())["classes"][:, 0] == labels))
+        seen += len(labels)
+    return right / seen
+
+
+def _artifacts(model, data, config, class_names, log):
+    """{method: (tflite bytes, sparsity report or None)} for the configured methods."""
+    from keras_cls.compress import bridge
+
+    result = {}
+    calibration = _images(data.validation if data.validation is not None else data.train, config.calibration_images)
+    for method in ("float32",) + tuple(m for m in config.methods if m != "float32"):
+        log(f"  {method}: converting")
+        if method in ptq.METHODS:
+            result[method] = (ptq.convert(model, method, calibration, class_names, config.top_k), None)
+        elif method == "qat":
+            from keras_cls.compress import qat
+
+            quantized = qat.quantize_aware(bridge.to_tf_keras(model))
+            fine_tune(quantized, data, config)
+            result[method] = (ptq.convert_quantized(quantized, class_names, config.top_k), None)
+        else:
+            from keras_cls.compress import prune
+
+            pruned = prune.prunable(bridge.to_tf_keras(model), config.sparsity,
+                                    config.fine_tune_epochs * _steps(data, config))
+            fine_tune(pruned, data, config, callbacks=prune.callbacks())
+            stripped = prune.strip(pruned)
+            result[method] = (ptq.convert(bridge.to_keras(stripped), "float32", None, class_names, config.top_k,
+                                          sparse=True), prune.sparsity_report(stripped))
+    return result
+
+
+def compress(model, data, config, out_dir, class_names=None, log=print):
+    """Run the methods, write <out_dir>/<method>.tflite, table.md and table.json; returns the table rows."""
+    from keras_cls.bench.latency import interleaved
+    from keras_cls.export.lite import TFLiteModel, write_atomic
+
+    os.makedirs(out_dir, exist_ok=True)
+    started = time.perf_counter()
+    artifacts = _artifacts(model, data, config, class_names, log)
+    split = data.test if data.test is not None else data.validation
+    rows, runners = [], {}
+    for method, (content, report) in artifacts.items():
+        path = write_atomic(content, os.path.join(out_dir, f"{method}.tflite"))
+        runners[method] = TFLiteModel(path, num_threads=config.threads)
+        log(f"  {method}: evaluating")
+        rows.append({"method": method, "file": path, "bytes": len(content),
+                     "gzip_bytes": len(gzip.compress(content, compresslevel=9)),
+                     "sparsity": report["sparsity"] if report else None, "top1": top1(runners[method], split)})
+    size = tuple(model.input_shape[1:3])
+    x = _images(split, 1).astype(np.float32).reshape(1, *size, 3)
+    timings = interleaved(runners, x, repeats=config.latency_repeats, warmup=3)
+    reference = rows[0]
+    for row in rows:
+        row["latency_ms"] = timings[row["method"]].median_ms
+        row["speedup"] = timings["float32"].median_ms / row["latency_ms"]
+        row["delta_top1_pt"] = 100 * (row["top1"] - reference["top1"])
+        row["size_vs_float32"] = row["bytes"] / reference["bytes"]
+        row["gzip_vs_float32"] = row["gzip_bytes"] / reference["gzip_bytes"]
+    payload = {"model": model.name, "config": dataclasses.asdict(config), "seconds": time.perf_counter() - started,
+               "rows": rows, "sparsity_layers": {m: r for m, (_, r) in artifacts.items() if r}}
+    with open(os.path.join(out_dir, "table.json"), "w") as f:
+        json.dump(payload, f, indent=1)
+    with open(os.path.join(out_dir, "table.md"), "w") as f:
+        f.write(table(rows) + "\n")
+    return rows
+
+
+def table(rows):
+    lines = ["| method | size KB | vs float32 | gzip KB | vs float32 | sparsity | top-1 | Δ top-1 (pt) "
+             "| latency ms | speed-up |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        sparsity = f"{100 * r['sparsity']:.1f}%" if r["sparsity"] is not None else ""
+        lines.append(f"| {r['method']} | {r['bytes'] / 1024:.0f} | {r['size_vs_float32']:.2f} "
+                     f"| {r['gzip_bytes'] / 1024:.0f} | {r['gzip_vs_float32']:.2f} | {sparsity} "
+                     f"| {100 * r['top1']:.2f}% | {r['delta_top1_pt']:+.2f} | {r['latency_ms']:.2f} "
+                     f"| {r['speedup']:.2f}x |")
+    return "\n".join(lines)
