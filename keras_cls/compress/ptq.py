@@ -22,9 +22,12 @@ def representative_images(images, model, limit=200):
     return images[:limit].astype(np.float32)
 
 
-def convert(model, method="float32", representative=None, class_names=None, top_k=5, sparse=False):
+def convert(model, method="float32", representative=None, class_names=None, top_k=5, sparse=False,
+            per_channel=True):
     """TFLite bytes of `model` (Keras 3 or a tf_keras twin) quantized by `method`; `sparse` stores weights that
-    are mostly zero (a pruned model's) in TFLite's sparse tensor format."""
+    are mostly zero (a pruned model's) in TFLite's sparse tensor format. `per_channel=False` quantizes int8
+    weights with one scale per tensor: a smaller file (no scale and zero point per output channel; ~0.7 MB in
+    EfficientNet-B0) at some accuracy."""
     if method not in METHODS:
         raise ValueError(f"unknown post-training quantization {method!r}; choose one of {', '.join(METHODS)}")
     lite = converter(model, class_names, top_k)
@@ -38,6 +41,7 @@ def convert(model, method="float32", representative=None, class_names=None, top_
         images = representative_images(representative, model)
         lite.representative_dataset = lambda: ([image[None]] for image in images)
         lite.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+        lite._experimental_disable_per_channel = not per_channel  # the converter's only switch for it
     return lite.convert()
 
 

@@ -26,6 +26,7 @@ class CompressConfig:
     steps_per_epoch: int = 0            # 0: one pass over the training split
     learning_rate: float = 1e-4         # Adam, constant
     calibration_images: int = 200       # representative images for int8, from the validation split
+    per_channel: bool = True            # int8 weight scales per output channel (False: per tensor, smaller)
     threads: int = 2                    # TFLite interpreter threads for the accuracy and latency runs
     latency_repeats: int = 20
     top_k: int = 5
@@ -88,7 +89,8 @@ def _artifacts(model, data, config, class_names, log):
     for method in ("float32",) + tuple(m for m in config.methods if m != "float32"):
         log(f"  {method}: converting")
         if method in ptq.METHODS:
-            result[method] = (ptq.convert(model, method, calibration, class_names, config.top_k), None)
+            result[method] = (ptq.convert(model, method, calibration, class_names, config.top_k,
+                                          per_channel=config.per_channel), None)
         elif method == "qat":
             from keras_cls.compress import qat
 

@@ -1,0 +1,104 @@
+"""Each compression method on both families: the artifact is made, loads in the interpreter, tracks the float model."""
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+
+from keras_cls.compress import CompressConfig, ptq, to_keras, to_tf_keras
+from keras_cls.export.lite import TFLiteModel, write_atomic
+from tests.compress.conftest import agreement, small
+
+pytest.importorskip("tensorflow_model_optimization", reason="needs tensorflow-model-optimization ([compress])")
+pytest.importorskip("ai_edge_litert", reason="needs ai-edge-litert ([serving])")
+
+FAMILIES = ["resnet-18", "efficientnet-b0"]
+TINY = CompressConfig(fine_tune_epochs=1, steps_per_epoch=3, learning_rate=1e-5)
+# Lowest top-1 agreement with the float model on 64 digits images (random-weight models, whose class scores are
+# closer together than a trained model's, so these bounds are loose for trained ones).
+BOUNDS = {"float32": 1.0, "float16": 0.95, "dynamic": 0.9, "int8": 0.8}
+
+
+def _lite(content, tmp_path, name):
+    return TFLiteModel(write_atomic(content, str(tmp_path / f"{name}.tflite")))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_post_training_quantization(family, batch, digits_data, tmp_path):
+    model = small(family)
+    expected = model(batch, training=False).numpy()
+    calibration = np.concatenate([x.numpy() for x, _ in digits_data.validation.take(2)])
+    for method, bound in BOUNDS.items():
+        got = _lite(ptq.convert(model, method, calibration), tmp_path, method)(batch)["scores"]
+        assert agreement(got, expected) >= bound, method
+        if method == "float32":
+            np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_quantization_aware_training(family, batch, digits_data, tmp_path):
+    from keras_cls.compress import qat
+    from keras_cls.compress.run import fine_tune
+
+    quantized = qat.quantize_aware(to_tf_keras(small(family)))
+    fine_tune(quantized, digits_data, TINY)
+    expected = quantized(batch, training=False).numpy()  # the fake-quantized model the int8 file implements
+    got = _lite(ptq.convert_quantized(quantized), tmp_path, "qat")(batch)["scores"]
+    assert agreement(got, expected) >= 0.9
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_pruning(family, batch, digits_data, tmp_path):
+    from keras_cls.compress import prune
+    from keras_cls.compress.run import fine_tune
+
+    pruned = prune.prunable(to_tf_keras(small(family)), 0.5, total_steps=3)
+    fine_tune(pruned, digits_data, TINY, callbacks=prune.callbacks())
+    stripped = prune.strip(pruned)
+    report = prune.sparsity_report(stripped)
+    assert abs(report["sparsity"] - 0.5) <= 0.01
+    assert all(abs(layer["sparsity"] - 0.5) <= 0.02 for layer in report["layers"] if layer["weights"] >= 1000)
+    depthwise = [layer for layer in stripped.layers if type(layer).__name__ == "DepthwiseConv2D"]
+    assert all(np.count_nonzero(layer.get_weights()[0] == 0) == 0 for layer in depthwise)  # documented: not pruned
+    keras_model = to_keras(stripped)
+    expected = keras_model(batch, training=False).numpy()
+    np.testing.assert_allclose(stripped(batch, training=False).numpy(), expected, atol=1e-5, rtol=0)
+    sparse, dense = ptq.convert(keras_model, sparse=True), ptq.convert(keras_model)
+    assert len(sparse) < 0.8 * len(dense)
+    np.testing.assert_allclose(_lite(sparse, tmp_path, "pruned")(batch)["scores"], expected, atol=1e-4, rtol=0)
+
+
+def test_bad_input_is_a_clear_error(batch):
+    from keras_cls.compress import prune
+
+    with pytest.raises(ValueError, match=r"unknown compression method\(s\) \['int4'\]; choose from float32"):
+        CompressConfig(methods=("int8", "int4"))
+    for sparsity in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match="must be in \\(0, 1\\)"):
+            CompressConfig(sparsity=sparsity)
+        with pytest.raises(ValueError, match="must be in \\(0, 1\\)"):
+            prune.schedule(sparsity, 10)
+    model = small("resnet-18")
+    with pytest.raises(ValueError, match="unknown post-training quantization 'int3'"):
+        ptq.convert(model, "int3")
+    for wrong in (batch[..., :1], batch[0], np.zeros((0, 32, 32, 3))):
+        with pytest.raises(ValueError, match="representative images must be a non-empty batch"):
+            ptq.convert(model, "int8", wrong)
+    with pytest.raises(ValueError, match="needs representative images"):
+        ptq.convert(model, "int8")
+    with pytest.raises(TypeError, match="tfmot needs a tf_keras model"):
+        prune.prunable(model, 0.5, 10)
+
+
+@pytest.mark.slow
+def test_compress_writes_artifacts_and_table(digits_data, tmp_path):
+    from keras_cls.compress import compress
+
+    config = dataclasses.replace(TINY, latency_repeats=3, calibration_images=32)
+    rows = compress(small("resnet-18"), digits_data, config, str(tmp_path), log=lambda m: None)
+    assert [r["method"] for r in rows] == ["float32", "dynamic", "float16", "int8", "qat", "prune"]
+    assert all(os.path.getsize(r["file"]) == r["bytes"] for r in rows)
+    by = {r["method"]: r for r in rows}
+    assert by["int8"]["size_vs_float32"] < 0.3 and 0.45 < by["float16"]["size_vs_float32"] < 0.55
+    assert abs(by["prune"]["sparsity"] - 0.5) <= 0.01 and by["prune"]["gzip_vs_float32"] < 0.7
+    assert (tmp_path / "table.md").read_text().count("\n") == 8 and (tmp_path / "table.json").exists()
