@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum setup.py | cut -d' ' -f1)
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: install test test-fast demo bench bench-digits clean
+.PHONY: install test test-fast demo bench bench-digits bench-compress clean
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[cpu,dev,serving]"
+	$(BIN)/python -m pip install -q -e ".[cpu,dev,serving,compress]"
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
@@ -31,6 +31,9 @@ bench: $(STAMP)
 
 bench-digits: $(STAMP)
 	$(BIN)/python scripts/bench_digits.py
+
+bench-compress: $(STAMP)
+	$(BIN)/python scripts/bench_compress.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

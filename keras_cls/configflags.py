@@ -9,9 +9,13 @@ import typing
 from absl import flags
 
 
-def _kind(field_type):
+def _base(field_type):
     args = [a for a in typing.get_args(field_type) if a is not type(None)]
-    base = args[0] if typing.get_origin(field_type) is typing.Union else field_type
+    return args[0] if typing.get_origin(field_type) is typing.Union else field_type
+
+
+def _kind(field_type):
+    base = _base(field_type)
     return "list" if typing.get_origin(base) in (tuple, list) else getattr(base, "__name__", "str")
 
 
@@ -40,8 +44,9 @@ def _convert(field, value):
         return value
     if isinstance(value, str) and value.lower() == "none" and field.default is None:
         return None
-    if kind == "list":
-        return tuple(float(v) for v in value)
+    if kind == "list":  # Tuple[float, float] or Tuple[str, ...]: the element type converts each item
+        element = typing.get_args(_base(field.type))[0]
+        return tuple(element(v) for v in value)
     return {"int": int, "float": float}.get(kind, str)(value)
 
 

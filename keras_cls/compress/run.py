@@ -9,6 +9,7 @@ import gzip
 import json
 import os
 import time
+from typing import Tuple
 
 import numpy as np
 
@@ -20,7 +21,7 @@ METHODS = ptq.METHODS + FINE_TUNED
 
 @dataclasses.dataclass(frozen=True)
 class CompressConfig:
-    methods: tuple = METHODS
+    methods: Tuple[str, ...] = METHODS
     sparsity: float = 0.5               # target for "prune", on the pruned layers (Conv2D, Dense)
     fine_tune_epochs: int = 3           # for qat and prune, on the training split
     steps_per_epoch: int = 0            # 0: one pass over the training split

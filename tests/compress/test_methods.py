@@ -102,3 +102,19 @@ def test_compress_writes_artifacts_and_table(digits_data, tmp_path):
     assert by["int8"]["size_vs_float32"] < 0.3 and 0.45 < by["float16"]["size_vs_float32"] < 0.55
     assert abs(by["prune"]["sparsity"] - 0.5) <= 0.01 and by["prune"]["gzip_vs_float32"] < 0.7
     assert (tmp_path / "table.md").read_text().count("\n") == 8 and (tmp_path / "table.json").exists()
+
+
+def test_compress_script_reports_bad_flags(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(root)}
+    script = [sys.executable, str(root / "scripts" / "compress.py")]
+    out = subprocess.run([*script, f"--model_path={tmp_path / 'model.keras'}", "--methods=int8,int4"], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0 and "unknown compression method(s) ['int4']" in out.stderr
+    out = subprocess.run([*script, f"--model_path={tmp_path / 'model.keras'}"], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode != 0 and "no model file at" in out.stderr
