@@ -1,0 +1,85 @@
+"""After a search: the trials table (Markdown + CSV), the best trial as a config file scripts/train.py accepts,
+and a plot of the objective by trial and by family."""
+import csv
+import dataclasses
+import json
+import os
+
+from keras_cls.models import get_spec
+from keras_cls.tune.search import choose, configs
+
+COLUMNS = ("trial", "status", "score", "family", "model", "image_size", "optimizer", "learning_rate",
+           "weight_decay", "label_smoothing", "dropout_rate", "drop_connect_rate", "augment", "trained_by")
+
+
+def _values(hypermodel, hp):
+    import keras_tuner as kt
+
+    replay = kt.HyperParameters()  # choose() on a copy reads the trial's values without touching the trial
+    replay.values.update(hp.values)
+    return choose(hypermodel.space, replay)
+
+
+def trial_rows(tuner):
+    """One row per trial of the oracle, in trial order."""
+    rows = []
+    for trial in sorted(tuner.oracle.trials.values(), key=lambda t: int(t.trial_id) if t.trial_id.isdigit() else 0):
+        values = _values(tuner.hypermodel, trial.hyperparameters)
+        log = os.path.join(tuner.get_trial_dir(trial.trial_id), "trained_by.txt")
+        trained_by = open(log).read().split() if os.path.exists(log) else []
+        rows.append({"trial": trial.trial_id, "status": trial.status, "score": trial.score,
+                     "family": get_spec(values["model"]).family, **{k: values[k] for k in COLUMNS if k in values},
+                     "trained_by": " ".join(t for t in trained_by if not t.startswith("pid="))})
+    return rows
+
+
+def best_config(tuner):
+    """{"train": ..., "data": ...} of the best trial, with run_dir runs/best: `train.py --config` takes it as is."""
+    hp = tuner.get_best_hyperparameters(1)[0]
+    hypermodel = tuner.hypermodel
+    train, data = configs(_values(hypermodel, hp), hypermodel.train_config, hypermodel.data_config, "runs/best",
+                          epochs=hp.values.get("tuner/epochs"))
+    return {"train": dataclasses.asdict(train), "data": dataclasses.asdict(data)}
+
+
+def table(rows):
+    head = "| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS)
+    cell = lambda v: f"{v:.4g}" if isinstance(v, float) else "" if v is None else str(v)  # noqa: E731
+    return head + "".join("\n| " + " | ".join(cell(r.get(c)) for c in COLUMNS) + " |" for r in rows)
+
+
+def plot(rows, path, objective):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [r for r in rows if r["score"] is not None]
+    families = sorted({r["family"] for r in done})
+    fig, (by_trial, by_family) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2, 1]})
+    for i, family in enumerate(families):
+        mine = [r for r in done if r["family"] == family]
+        by_trial.scatter([int(r["trial"]) for r in mine], [r["score"] for r in mine], label=family, s=40)
+        by_family.scatter([i] * len(mine), [r["score"] for r in mine], s=40, alpha=0.7)
+    by_trial.set(xlabel="trial", ylabel=objective, title=f"{objective} by trial")
+    by_trial.legend()
+    by_family.set(xticks=range(len(families)), xticklabels=families, title=f"{objective} by family")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write(tuner, out_dir, objective):
+    """trials.md, trials.csv, best_config.json and objective.png in out_dir; returns the rows."""
+    os.makedirs(out_dir, exist_ok=True)
+    rows = trial_rows(tuner)
+    with open(os.path.join(out_dir, "trials.md"), "w") as f:
+        f.write(table(rows) + "\n")
+    with open(os.path.join(out_dir, "trials.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    with open(os.path.join(out_dir, "best_config.json"), "w") as f:
+        json.dump(best_config(tuner), f, indent=1)
+    plot(rows, os.path.join(out_dir, "objective.png"), objective)
+    return rows
