@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[cpu,dev,serving,compress]"
+	$(BIN)/python -m pip install -q -e ".[cpu,dev,serving,compress,tune]"
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)

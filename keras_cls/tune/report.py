@@ -9,7 +9,7 @@ from keras_cls.models import get_spec
 from keras_cls.tune.search import choose, configs
 
 COLUMNS = ("trial", "status", "score", "family", "model", "image_size", "optimizer", "learning_rate",
-           "weight_decay", "label_smoothing", "dropout_rate", "drop_connect_rate", "augment", "trained_by")
+           "weight_decay", "label_smoothing", "dropout_rate", "drop_connect_rate", "augment", "trained_by", "rss_mb")
 
 
 def _values(hypermodel, hp):
@@ -25,12 +25,27 @@ def trial_rows(tuner):
     rows = []
     for trial in sorted(tuner.oracle.trials.values(), key=lambda t: int(t.trial_id) if t.trial_id.isdigit() else 0):
         values = _values(tuner.hypermodel, trial.hyperparameters)
-        log = os.path.join(tuner.get_trial_dir(trial.trial_id), "trained_by.txt")
-        trained_by = open(log).read().split() if os.path.exists(log) else []
+        runs = _trained_by(tuner.get_trial_dir(trial.trial_id))
         rows.append({"trial": trial.trial_id, "status": trial.status, "score": trial.score,
                      "family": get_spec(values["model"]).family, **{k: values[k] for k in COLUMNS if k in values},
-                     "trained_by": " ".join(t for t in trained_by if not t.startswith("pid="))})
+                     "trained_by": " ".join(r["tuner"] for r in runs),
+                     "rss_mb": runs[-1]["rss_mb"] if runs else None})
     return rows
+
+
+def _trained_by(trial_dir):
+    """The trial's training runs as logged by the HyperModel: [{"tuner", "pid", "rss_mb"}]."""
+    path = os.path.join(trial_dir, "trained_by.txt")
+    if not os.path.exists(path):
+        return []
+    runs = []
+    for line in open(path).read().splitlines():
+        tuner, *fields = line.split()
+        values = dict(field.split("=", 1) for field in fields)
+        rss = values.get("rss_mb")
+        runs.append({"tuner": tuner, "pid": values.get("pid"), "rss_mb": float(rss) if rss not in (None, "None")
+                     else None})
+    return runs
 
 
 def best_config(tuner):

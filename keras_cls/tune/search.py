@@ -57,7 +57,7 @@ class KerasClsHyperModel(kt.HyperModel):
     def __init__(self, space, train_config, data_config, arrays=None):
         super().__init__(name="keras_cls")
         self.space, self.train_config, self.data_config, self.arrays = space, train_config, data_config, arrays
-        self.trial_dir = None
+        self.trial_dir = self.trainer = self.data = None
 
     def build(self, hp):
         from keras_cls.data import load
@@ -74,24 +74,57 @@ class KerasClsHyperModel(kt.HyperModel):
     def fit(self, hp, model, *args, callbacks=(), initial_epoch=0, **kwargs):
         import tensorflow as tf
 
+        history = self.trainer.fit_compiled(model, self.data, tf.distribute.get_strategy(), self.steps,
+                                            list(callbacks), initial_epoch=initial_epoch)
         _log_trial(self.trainer.config.run_dir)
-        return self.trainer.fit_compiled(model, self.data, tf.distribute.get_strategy(), self.steps,
-                                         list(callbacks), initial_epoch=initial_epoch)
+        return history
+
+
+def resident_mb():
+    """This process's resident memory in MB (Linux /proc; None elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _log_trial(run_dir):
-    """One line per time a trial is trained, naming the tuner process: resume and distribution are visible."""
+    """A line each time a trial has trained: which tuner process, and its resident memory after the trial
+    (resume, distribution and memory growth across trials are visible in the trials table)."""
     os.makedirs(run_dir, exist_ok=True)
     with open(os.path.join(run_dir, "trained_by.txt"), "a") as f:
-        f.write(f"{os.environ.get('KERASTUNER_TUNER_ID', 'local')} pid={os.getpid()}\n")
+        f.write(f"{os.environ.get('KERASTUNER_TUNER_ID', 'local')} pid={os.getpid()} rss_mb={resident_mb()}\n")
+
+
+def release_memory():
+    """Free what a finished trial held: Keras' graph state, Python garbage, and the C heap pages glibc keeps
+    after TensorFlow frees them (without malloc_trim the resident size grows trial after trial)."""
+    import ctypes
+    import gc
+
+    import keras
+
+    keras.backend.clear_session()
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 class _TrialFolders:
-    """Trials train in the tuner's own trial folders (trial_<id>/), next to its trial.json."""
+    """Trials train in the tuner's own trial folders (trial_<id>/), next to its trial.json, and leave nothing
+    behind in memory."""
 
     def run_trial(self, trial, *args, **kwargs):
         self.hypermodel.trial_dir = self.get_trial_dir(trial.trial_id)
         return super().run_trial(trial, *args, **kwargs)
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        self.hypermodel.trainer = self.hypermodel.data = None
+        release_memory()
 
 
 def check_objective(objective):

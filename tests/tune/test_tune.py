@@ -1,0 +1,127 @@
+"""Keras Tuner searches: bad spaces refused before any trial, resume after SIGKILL, chief/worker, memory, reports."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+kt = pytest.importorskip("keras_tuner", reason="needs keras-tuner (the [tune] extra)")
+
+from keras_cls.data import DataConfig  # noqa: E402
+from keras_cls.train import TrainConfig  # noqa: E402
+from keras_cls.tune import KerasClsHyperModel, SearchSpace, make_tuner  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["--epochs=1", "--steps_per_epoch=2", "--recipe=fast", "--batch_size=16", "--verbose=0"]
+
+
+def _env(**extra):
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), **extra}
+
+
+def _tune(project, *flags, env=None):
+    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "tune.py"), f"--project_dir={project}",
+                             "--tuner=random", *TINY, *flags], env=env or _env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _status(project, trial):
+    path = Path(project) / f"trial_{trial}" / "trial.json"
+    return json.loads(path.read_text())["status"] if path.exists() else None
+
+
+def _runs(project, trial):
+    path = Path(project) / f"trial_{trial}" / "trained_by.txt"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+@pytest.mark.parametrize("space, message", [
+    ({"variants": ("resnet-18", "efficientnet-b9")}, "unknown model name 'efficientnet-b9'"),
+    ({"optimizers": ()}, "'optimizers' is an empty list"),
+    ({"augment": ("heavy",)}, r"'augment': unknown \['heavy'\]"),
+    ({"learning_rate": (0.1, 0.01)}, "must be a range"),
+])
+def test_bad_space_is_refused(space, message):
+    with pytest.raises(ValueError, match=message):
+        SearchSpace(**space)
+
+
+def test_bad_objective_or_tuner_is_refused_before_any_trial(tmp_path):
+    hypermodel = KerasClsHyperModel(SearchSpace(), TrainConfig(), DataConfig())
+    with pytest.raises(ValueError, match="objective 'val_f1' is not reported by keras_cls training"):
+        make_tuner("random", hypermodel, str(tmp_path / "p"), objective="val_f1")
+    with pytest.raises(ValueError, match="unknown tuner 'grid'; choose from random, bayesian, hyperband"):
+        make_tuner("grid", hypermodel, str(tmp_path / "p"))
+    assert not (tmp_path / "p").exists()
+    (tmp_path / "space.json").write_text(json.dumps({"variant": ["resnet-18"]}))
+    with pytest.raises(ValueError, match=r"unknown search space field\(s\) \['variant'\]"):
+        SearchSpace.from_file(str(tmp_path / "space.json"))
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_keeps_finished_trials(tmp_path):
+    project = tmp_path / "search"
+    first = _tune(project, "--max_trials=2")
+    deadline = time.monotonic() + 400
+    while _status(project, 0) != "COMPLETED" and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _status(project, 0) == "COMPLETED", first.communicate()[0][-3000:] if first.poll() is not None else ""
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    second = _tune(project, "--max_trials=2")
+    out = second.communicate(timeout=600)[0]
+    assert second.returncode == 0, out[-3000:]
+    assert [_status(project, i) for i in range(2)] == ["COMPLETED"] * 2
+    assert len(_runs(project, 0)) == 1  # trained once: not run again after the restart
+    assert "2 trials" in out and (project / "best_config.json").exists()
+    train = subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"),
+                            f"--config={project / 'best_config.json'}", f"--run_dir={tmp_path / 'best'}",
+                            "--epochs=1", "--steps_per_epoch=1"], env=_env(), capture_output=True, text=True,
+                           timeout=300)
+    assert train.returncode == 0, train.stderr[-3000:]  # the best config is a train.py config as it is
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_chief_and_workers_share_one_search(tmp_path):
+    project, port = tmp_path / "search", str(_free_port())
+    common = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": port}
+    chief = _tune(project, "--max_trials=3", env=_env(KERASTUNER_TUNER_ID="chief", **common))
+    time.sleep(3)
+    workers = [_tune(project, "--max_trials=3", env=_env(KERASTUNER_TUNER_ID=f"tuner{i}", **common))
+               for i in range(2)]
+    outputs = [w.communicate(timeout=600)[0] for w in workers]
+    out = chief.communicate(timeout=120)[0]
+    assert all(w.returncode == 0 for w in workers), outputs
+    assert chief.returncode == 0, out[-3000:]
+    trained = {line.split()[0] for i in range(3) for line in _runs(project, i)}
+    assert trained == {"tuner0", "tuner1"}  # both workers trained trials of the one search
+    assert [_status(project, i) for i in range(3)] == ["COMPLETED"] * 3 and "3 trials" in out
+
+
+@pytest.mark.slow
+def test_six_trials_memory_and_reports(tmp_path):
+    from keras_cls.tune import report
+
+    train = TrainConfig(epochs=1, steps_per_epoch=2, recipe="fast", verbose=0)
+    hypermodel = KerasClsHyperModel(SearchSpace(), train, DataConfig(batch_size=16))
+    tuner = make_tuner("bayesian", hypermodel, str(tmp_path / "search"), max_trials=6)
+    tuner.search(verbose=0)
+    rows = report.write(tuner, str(tmp_path / "search"), "val_accuracy")
+    assert len(rows) == 6 and all(r["status"] == "COMPLETED" and r["rss_mb"] for r in rows)
+    assert rows[5]["rss_mb"] <= 1.5 * rows[1]["rss_mb"], [r["rss_mb"] for r in rows]
+    assert {r["family"] for r in rows} <= {"resnet", "efficientnet"}
+    assert (tmp_path / "search" / "trials.csv").read_text().count("\n") == 7
+    assert (tmp_path / "search" / "objective.png").stat().st_size > 5000
+    best = json.loads((tmp_path / "search" / "best_config.json").read_text())
+    assert best["train"]["model"] in ("resnet-18", "efficientnet-b0") and best["data"]["image_size"] == 32
