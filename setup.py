@@ -19,6 +19,8 @@ setup(
         "cpu": [f"tensorflow-cpu=={TF}"],
         "gpu": [f"tensorflow[and-cuda]=={TF}"],
         "dev": ["pytest>=8", f"tf-keras=={TF}", "pillow>=10"],
+        # keras-tuner 1.4.8 also needs tensorboard (every trial fails without it) and scikit-learn (Bayesian
+        # optimization): both are install_requires above.
         "tune": ["keras-tuner==1.4.8"],
         "compress": ["tensorflow-model-optimization==0.8.1", f"tf-keras=={TF}", "ai-edge-litert>=2.0"],
         "serving": [f"tensorflow-serving-api=={TF}", "ai-edge-litert>=2.0"],
