@@ -1,8 +1,9 @@
 """Magnitude pruning with tfmot on the tf_keras twin: what is pruned, the schedule, and a sparsity report.
 
 Pruned: every Conv2D (stem, expand/project 1x1, squeeze-excite, ResNet 3x3 and 1x1, downsample) and the Dense
-classifier: their kernels hold nearly all the weights. Not pruned: DepthwiseConv2D (tfmot registers no prunable
-weights for it; in EfficientNet-B0 it holds ~3% of the weights), BatchNormalization, biases, Normalization.
+classifier: their kernels hold nearly all the weights. DepthwiseConv2D (~3% of EfficientNet-B0's weights): tfmot
+registers no prunable weights for it, so it is left dense unless `depthwise=True`, which prunes its kernel
+through a PrunableLayer subclass. Never pruned: BatchNormalization, biases, Normalization.
 The PolynomialDecay schedule reaches the target sparsity after 2/3 of the fine-tuning steps and updates the
 masks about 20 times on the way (tfmot's default frequency of 100 steps prunes nothing in a short fine-tune).
 """
@@ -12,6 +13,19 @@ import tf_keras
 
 sparsity_api = tfmot.sparsity.keras
 PRUNED_LAYERS = ("Conv2D", "Dense")
+DEPTHWISE = ("DepthwiseConv2D", "PrunableDepthwiseConv2D")
+
+
+class PrunableDepthwiseConv2D(tf_keras.layers.DepthwiseConv2D, sparsity_api.PrunableLayer):
+    def get_prunable_weights(self):
+        return [self.depthwise_kernel]
+
+
+def _prunable_depthwise(layer):
+    copy = PrunableDepthwiseConv2D.from_config(layer.get_config())
+    copy.build(layer.input_shape)
+    copy.set_weights(layer.get_weights())
+    return copy
 
 
 def schedule(target, total_steps):
@@ -23,15 +37,18 @@ def schedule(target, total_steps):
                                         end_step=end, frequency=max(1, end // 20))
 
 
-def prunable(twin, target, total_steps):
-    """The twin with Conv2D and Dense layers wrapped for magnitude pruning (fit with `callbacks()`)."""
+def prunable(twin, target, total_steps, depthwise=False):
+    """The twin with Conv2D and Dense layers (and DepthwiseConv2D when asked) wrapped for magnitude pruning
+    (fit with `callbacks()`)."""
     if not isinstance(twin, tf_keras.Model):
         raise TypeError(f"tfmot needs a tf_keras model; got {type(twin).__module__}.{type(twin).__name__} "
                         "(use keras_cls.compress.to_tf_keras)")
     pruning = schedule(target, total_steps)
 
     def wrap(layer):
-        if type(layer).__name__ in PRUNED_LAYERS:
+        kind = type(layer).__name__
+        if kind in PRUNED_LAYERS or (depthwise and kind in DEPTHWISE):
+            layer = _prunable_depthwise(layer) if kind == "DepthwiseConv2D" else layer
             return sparsity_api.prune_low_magnitude(layer, pruning_schedule=pruning)
         return layer
 
@@ -47,11 +64,12 @@ def strip(pruned):
     return sparsity_api.strip_pruning(pruned)
 
 
-def sparsity_report(model):
+def sparsity_report(model, depthwise=False):
     """Per pruned layer: weights and the fraction that is zero; plus the total over the pruned layers."""
     layers, zeros, total = [], 0, 0
+    kinds = PRUNED_LAYERS + (DEPTHWISE if depthwise else ())
     for layer in model.layers:
-        if type(layer).__name__ in PRUNED_LAYERS:
+        if type(layer).__name__ in kinds:
             kernel = layer.get_weights()[0]
             layer_zeros = int(np.sum(kernel == 0))
             layers.append({"layer": layer.name, "weights": int(kernel.size), "sparsity": layer_zeros / kernel.size})

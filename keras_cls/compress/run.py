@@ -23,6 +23,7 @@ METHODS = ptq.METHODS + FINE_TUNED
 class CompressConfig:
     methods: Tuple[str, ...] = METHODS
     sparsity: float = 0.5               # target for "prune", on the pruned layers (Conv2D, Dense)
+    prune_depthwise: bool = False       # also prune DepthwiseConv2D kernels (tfmot does not by itself)
     fine_tune_epochs: int = 3           # for qat and prune, on the training split
     steps_per_epoch: int = 0            # 0: one pass over the training split
     learning_rate: float = 1e-4         # Adam, constant
@@ -102,11 +103,11 @@ def _artifacts(model, data, config, class_names, log):
             from keras_cls.compress import prune
 
             pruned = prune.prunable(bridge.to_tf_keras(model), config.sparsity,
-                                    config.fine_tune_epochs * _steps(data, config))
+                                    config.fine_tune_epochs * _steps(data, config), config.prune_depthwise)
             fine_tune(pruned, data, config, callbacks=prune.callbacks())
             stripped = prune.strip(pruned)
             result[method] = (ptq.convert(bridge.to_keras(stripped), "float32", None, class_names, config.top_k,
-                                          sparse=True), prune.sparsity_report(stripped))
+                                          sparse=True), prune.sparsity_report(stripped, config.prune_depthwise))
     return result
 
 

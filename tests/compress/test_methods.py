@@ -54,20 +54,29 @@ def test_pruning(family, batch, digits_data, tmp_path):
     from keras_cls.compress import prune
     from keras_cls.compress.run import fine_tune
 
-    pruned = prune.prunable(to_tf_keras(small(family)), 0.5, total_steps=3)
+    depthwise = family == "efficientnet-b0"  # ResNet has none; the default (left dense) is checked below
+    pruned = prune.prunable(to_tf_keras(small(family)), 0.5, total_steps=3, depthwise=depthwise)
     fine_tune(pruned, digits_data, TINY, callbacks=prune.callbacks())
     stripped = prune.strip(pruned)
-    report = prune.sparsity_report(stripped)
+    report = prune.sparsity_report(stripped, depthwise=depthwise)
     assert abs(report["sparsity"] - 0.5) <= 0.01
     assert all(abs(layer["sparsity"] - 0.5) <= 0.02 for layer in report["layers"] if layer["weights"] >= 1000)
-    depthwise = [layer for layer in stripped.layers if type(layer).__name__ == "DepthwiseConv2D"]
-    assert all(np.count_nonzero(layer.get_weights()[0] == 0) == 0 for layer in depthwise)  # documented: not pruned
+    assert depthwise == any(layer["layer"].endswith("dwconv") for layer in report["layers"])
     keras_model = to_keras(stripped)
     expected = keras_model(batch, training=False).numpy()
     np.testing.assert_allclose(stripped(batch, training=False).numpy(), expected, atol=1e-5, rtol=0)
     sparse, dense = ptq.convert(keras_model, sparse=True), ptq.convert(keras_model)
     assert len(sparse) < 0.8 * len(dense)
     np.testing.assert_allclose(_lite(sparse, tmp_path, "pruned")(batch)["scores"], expected, atol=1e-4, rtol=0)
+
+
+def test_depthwise_is_left_dense_by_default():
+    from keras_cls.compress import prune
+
+    pruned = prune.prunable(to_tf_keras(small("efficientnet-b0")), 0.5, total_steps=3)
+    kinds = {type(layer).__name__: type(getattr(layer, "layer", layer)).__name__ for layer in pruned.layers}
+    wrapped = {type(layer.layer).__name__ for layer in pruned.layers if type(layer).__name__ == "PruneLowMagnitude"}
+    assert wrapped == {"Conv2D", "Dense"} and kinds["DepthwiseConv2D"] == "DepthwiseConv2D"
 
 
 def test_bad_input_is_a_clear_error(batch):

@@ -96,17 +96,19 @@ def _free_port():
 def test_chief_and_workers_share_one_search(tmp_path):
     project, port = tmp_path / "search", str(_free_port())
     common = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": port}
-    chief = _tune(project, "--max_trials=3", env=_env(KERASTUNER_TUNER_ID="chief", **common))
+    slower = "--steps_per_epoch=8"  # trials long enough that a worker starting a little later still gets one
+    chief = _tune(project, "--max_trials=3", slower, env=_env(KERASTUNER_TUNER_ID="chief", **common))
     time.sleep(3)
-    workers = [_tune(project, "--max_trials=3", env=_env(KERASTUNER_TUNER_ID=f"tuner{i}", **common))
+    workers = [_tune(project, "--max_trials=3", slower, env=_env(KERASTUNER_TUNER_ID=f"tuner{i}", **common))
                for i in range(2)]
     outputs = [w.communicate(timeout=600)[0] for w in workers]
     out = chief.communicate(timeout=120)[0]
-    assert all(w.returncode == 0 for w in workers), outputs
+    assert all(w.returncode == 0 for w in workers), [o[-3000:] for o in outputs]
     assert chief.returncode == 0, out[-3000:]
     trained = {line.split()[0] for i in range(3) for line in _runs(project, i)}
-    assert trained == {"tuner0", "tuner1"}  # both workers trained trials of the one search
-    assert [_status(project, i) for i in range(3)] == ["COMPLETED"] * 3 and "3 trials" in out
+    assert trained == {"tuner0", "tuner1"}, [o[-3000:] for o in outputs]  # both trained trials of one search
+    assert [_status(project, i) for i in range(3)] == ["COMPLETED"] * 3 and "3 trials" in out, \
+        [o[-3000:] for o in outputs]
 
 
 @pytest.mark.slow
