@@ -169,15 +169,14 @@ class Trainer:
             model, steps = self.compile_model(data)
         start = time.perf_counter()
         try:
-            history = self.fit_compiled(model, data, strategy, steps, extra_callbacks)
+            history = self._fit_with_callbacks(model, data, strategy, steps, extra_callbacks)
         except cb.TrainingDiverged as e:
             self._write("metrics.json", {"status": "diverged", "model": self.spec.name, "message": str(e)})
             raise
         seconds = time.perf_counter() - start
         return self.finish(model, data, history.history, seconds, steps)
 
-    def fit_compiled(self, model, data, strategy, steps, extra_callbacks=(), initial_epoch=0):
-        """fit() a model from compile_model() with the standard callbacks (also what a tuner trial runs)."""
+    def _fit_with_callbacks(self, model, data, strategy, steps, extra_callbacks):
         from keras_cls.train import callbacks as cb
 
         val_size = data.sizes.get("validation")
@@ -187,7 +186,7 @@ class Trainer:
                      *extra_callbacks]
         return model.fit(data.train.repeat(), steps_per_epoch=steps, validation_data=data.validation,
                          validation_steps=val_steps, epochs=self.config.epochs, verbose=self.config.verbose,
-                         shuffle=False, callbacks=callbacks, initial_epoch=initial_epoch)
+                         shuffle=False, callbacks=callbacks)
 
     def finish(self, model, data, history, seconds, steps):
         from keras_cls.evaluate import evaluate
