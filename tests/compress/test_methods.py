@@ -48,8 +48,8 @@ def test_quantization_aware_training(family, batch, digits_data, tmp_path):
     got = _lite(ptq.convert_quantized(quantized), tmp_path, "qat")(batch)["scores"]
     # Not closer: tfmot simulates int8 convolution weights before BatchNormalization is folded into them, while
     # TFLite quantizes the folded weights; with these models' random BN statistics that gap is large (0.77 seen;
-    # trained models lose <= 0.3 pt, see bench_compress). Chance would be 0.1.
-    assert agreement(got, expected) >= 0.7
+    # trained models lose <= 0.3 pt, see bench_compress). Chance would be 0.1; a broken conversion lands there.
+    assert agreement(got, expected) >= 0.6
 
 
 @pytest.mark.parametrize("family", FAMILIES)
