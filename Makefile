@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum setup.py | cut -d' ' -f1)
 export TF_CPP_MIN_LOG_LEVEL := 3
 
+B := efficientnet-b
+SWEEP := $(B)0,$(B)1,$(B)2,$(B)3,$(B)4,$(B)5,$(B)6,$(B)7,resnet-18,resnet-34,resnet-50,resnet-101,resnet-152
+
 .PHONY: install test test-fast demo bench bench-digits bench-compress clean
 
 $(STAMP): setup.py
@@ -24,10 +27,17 @@ test-fast: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
+# Every performance benchmark in one run, each printing ratios against its reference measured in the same run;
+# figures as JSON under reports/bench/, and the full comparison (all runtimes, batch 1 and 16, B0-B7 and
+# ResNet-18-152 sweep) reusing the demo's trained runs when they match.
 bench: $(STAMP)
-	$(BIN)/python scripts/bench_models.py
-	$(BIN)/python scripts/bench_pipeline.py
-	$(BIN)/python scripts/bench_serving.py
+	mkdir -p reports/bench
+	$(BIN)/python scripts/bench_models.py --json reports/bench/models.json
+	$(BIN)/python scripts/bench_pipeline.py --json reports/bench/pipeline.json
+	$(BIN)/python scripts/bench_serving.py --json reports/bench/serving.json
+	$(BIN)/python scripts/bench_compress.py --json reports/bench/compress.json
+	$(BIN)/python scripts/demo.py --report_dir reports/bench/compare --batches 1,16 --train_batch 16 \
+		--train_steps 3 --repeats 10 --batch_repeats 4 --sweep $(SWEEP)
 
 bench-digits: $(STAMP)
 	$(BIN)/python scripts/bench_digits.py

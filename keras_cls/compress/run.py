@@ -45,7 +45,8 @@ class CompressConfig:
             raise ValueError("fine_tune_epochs must be >= 1, steps_per_epoch >= 0 and learning_rate > 0")
 
 
-def _images(dataset, limit):
+def first_images(dataset, limit):
+    """The first `limit` images of a dataset of (images, labels) batches, as one array."""
     batches, count = [], 0
     for images, _ in dataset:
         batches.append(images.numpy())
@@ -87,7 +88,8 @@ def _artifacts(model, data, config, class_names, log):
     from keras_cls.compress import bridge
 
     result = {}
-    calibration = _images(data.validation if data.validation is not None else data.train, config.calibration_images)
+    calibration = first_images(data.validation if data.validation is not None else data.train,
+                               config.calibration_images)
     for method in ("float32",) + tuple(m for m in config.methods if m != "float32"):
         log(f"  {method}: converting")
         if method in ptq.METHODS:
@@ -129,7 +131,7 @@ def compress(model, data, config, out_dir, class_names=None, log=print):
                      "gzip_bytes": len(gzip.compress(content, compresslevel=9)),
                      "sparsity": report["sparsity"] if report else None, "top1": top1(runners[method], split)})
     size = tuple(model.input_shape[1:3])
-    x = _images(split, 1).astype(np.float32).reshape(1, *size, 3)
+    x = first_images(split, 1).astype(np.float32).reshape(1, *size, 3)
     timings = interleaved(runners, x, repeats=config.latency_repeats, warmup=3)
     reference = rows[0]
     for row in rows:

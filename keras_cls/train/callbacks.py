@@ -31,7 +31,8 @@ class StopOnNaN(keras.callbacks.Callback):
 
 
 class Throughput(keras.callbacks.Callback):
-    """Adds images_per_s (training images per second, validation excluded) to the epoch logs and the CSV log."""
+    """Adds images_per_s (training images per second, validation excluded) and epoch_seconds (the epoch's wall
+    time, validation included: what time-to-accuracy adds up) to the epoch logs and the CSV log."""
 
     def __init__(self, batch_size):
         super().__init__()
@@ -46,6 +47,7 @@ class Throughput(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["images_per_s"] = self.steps * self.batch_size / max(self.last - self.start, 1e-9)
+            logs["epoch_seconds"] = time.perf_counter() - self.start
 
 
 def standard(run_dir, batch_size, ema):

@@ -1,0 +1,188 @@
+"""The comparison job: train each family on the user's data, evaluate, quantize (int8), export for serving, measure
+them and reference architectures on this machine, check the article's claims, and write the report.
+
+`run(CompareConfig, DataConfig, MeasureConfig)` is what `make demo` (digits) and scripts/compare.py (any data
+source) call. A completed training run with the same settings is reused, so a second run only re-measures.
+"""
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from keras_cls.bench import measure
+
+SWEEP = ("efficientnet-b0", "efficientnet-b1", "efficientnet-b2", "efficientnet-b3",
+         "resnet-18", "resnet-34", "resnet-50", "resnet-101", "resnet-152")
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    models: Tuple[str, ...] = ("resnet-18", "efficientnet-b0")   # trained on the data, one per family or more
+    epochs: int = 20
+    steps_per_epoch: Optional[int] = None
+    recipe: str = "fast"
+    weights: Optional[str] = None                 # start the trained models from these (e.g. "imagenet")
+    reference_models: Tuple[str, ...] = ("efficientnet-b0", "resnet-50")  # random weights, full measurement
+    reference_size: Optional[int] = None          # None: each model's own resolution
+    sweep: Tuple[str, ...] = SWEEP                # batch-1 TF latency only, against published ImageNet top-1
+    sweep_repeats: int = 5
+    run_root: str = "runs/compare"
+    export_root: str = "saved_models"
+    report_dir: str = "reports/compare"
+
+    def __post_init__(self):
+        from keras_cls.models import get_spec
+
+        for name in (*self.models, *self.reference_models, *self.sweep):
+            get_spec(name)
+        if self.epochs < 1 or self.sweep_repeats < 1:
+            raise ValueError("epochs and sweep_repeats must be >= 1")
+
+
+def _completed(run_dir, config, data_config):
+    """True when run_dir holds a finished run with the same model, epochs, steps, recipe and data."""
+    try:
+        with open(os.path.join(run_dir, "metrics.json")) as f:
+            done = json.load(f).get("status") == "completed"
+        with open(os.path.join(run_dir, "config.json")) as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        return False
+    train = saved.get("train", {})
+    same = all(train.get(k) == v for k, v in (("epochs", config.epochs), ("steps_per_epoch", config.steps_per_epoch),
+                                               ("recipe", config.recipe), ("weights", config.weights)))
+    return done and same and saved.get("data") == json.loads(json.dumps(dataclasses.asdict(data_config)))
+
+
+def train(name, config, data_config, log):
+    from keras_cls.train import TrainConfig, Trainer
+
+    run_dir = os.path.join(config.run_root, name)
+    if _completed(run_dir, config, data_config):
+        log(f"  {name}: reusing the completed run in {run_dir}")
+        return run_dir
+    log(f"  {name}: training {config.epochs} epochs at {data_config.image_size} px ({config.recipe} recipe) ...")
+    metrics = Trainer(TrainConfig(model=name, run_dir=run_dir, epochs=config.epochs, recipe=config.recipe,
+                                  steps_per_epoch=config.steps_per_epoch, weights=config.weights, verbose=0),
+                      data_config).run()
+    log(f"  {name}: test top-1 {100 * metrics['top1']:.2f}% in {metrics['train_seconds']} s")
+    return run_dir
+
+
+def measure_model(model, role, config, peak_gflops, out_dir, *, saved_model_path=None, data=None, run_dir=None,
+                  class_names=None, calibration=None):
+    """(model row, latency rows, training curve) for one model."""
+    from keras_cls.export import saved_model
+    from keras_cls.models import flops, get_spec
+
+    counts = flops.count_model(model)
+    gmacs, size = counts.macs / 1e9, model.input_shape[1]
+    row = {"model": model.name, "role": role, "family": get_spec(model.name).family, "size": size,
+           "params": model.count_params(), "gmacs": gmacs, "activation_mb": counts.activation_bytes / 2**20}
+    with tempfile.TemporaryDirectory() as workdir:
+        lite = measure.tflite_files(model, config, out_dir, calibration, class_names)
+        row["mb"] = measure.sizes_mb(model, config, lite, workdir)
+        if "saved_model" in config.runtimes and saved_model_path is None:
+            saved_model_path = saved_model(model, root=workdir, class_names=class_names)
+        row["infer_peak_mb"] = measure.inference_peak_mb(model, config)
+        row.update(measure.training(model, config, gmacs, peak_gflops))
+        candidates = measure.runtimes(model, config, lite, saved_model_path)
+        latency = [{**r, "role": role}
+                   for r in measure.latency_rows(model.name, candidates, config, size, gmacs, peak_gflops)]
+    if data is not None:
+        split = data.test if data.test is not None else data.validation
+        row.update(measure.top1(model, {k: v for k, v in lite.items() if k == "tflite_int8"}, split))
+    epochs = measure.curve(run_dir) if run_dir else []
+    row["epochs_to_target"], row["seconds_to_target"] = measure.time_to_target(epochs, config.target_accuracy)
+    return row, latency, epochs
+
+
+def sweep(names, size, repeats, peak_gflops, log):
+    """Batch-1 TF-graph latency of many variants (random weights), with their published ImageNet top-1."""
+    import keras
+
+    from keras_cls.bench.latency import compiled_call, interleaved
+    from keras_cls.models import build, flops, model_info
+
+    rows = []
+    for name in names:
+        info = model_info(name)
+        px = size or info["resolution"]
+        call = compiled_call(build(name, input_shape=(px, px, 3)))
+        t = interleaved({name: call}, measure.images(1, px), repeats=repeats, warmup=2)[name]
+        gmacs = flops.count(name, px).macs / 1e9
+        rows.append({"model": name, "family": info["family"], "size": px, "params": info["params"],
+                     "gmacs": gmacs, "p50_ms": t.median_ms, "img_s": t.images_per_s,
+                     "top1_published": info["imagenet_top1_published"],
+                     "mfu": gmacs * 2 * t.images_per_s / peak_gflops})
+        log(f"  sweep {name} ({px} px): {t.median_ms:.1f} ms")
+        keras.backend.clear_session()
+    return rows
+
+
+def _trained(config, data_config, measure_config, peak, data, log):
+    from keras_cls.compress.run import first_images
+    from keras_cls.export import saved_model, write_models_config
+    from keras_cls.export.trained import load_trained
+
+    models, latency, curves, exports = [], [], {}, {}
+    calibration = first_images(data.validation if data.validation is not None else data.train,
+                               measure_config.calibration_images)
+    for name in config.models:
+        run_dir = train(name, config, data_config, log)
+        model, class_names, _ = load_trained(os.path.join(run_dir, "model.keras"))
+        exports[name] = saved_model(model, root=config.export_root, name=name, class_names=class_names)
+        log(f"  {name}: exported {exports[name]}; measuring ...")
+        row, lat, curves[name] = measure_model(model, "trained", measure_config, peak, run_dir,
+                                               saved_model_path=exports[name], data=data, run_dir=run_dir,
+                                               class_names=class_names, calibration=calibration)
+        models.append(row)
+        latency += lat
+    if exports:
+        write_models_config(config.export_root)
+    return models, latency, curves, exports
+
+
+def _reference(config, measure_config, peak, log):
+    from keras_cls.models import build, model_info
+
+    models, latency = [], []
+    for name in config.reference_models:
+        px = config.reference_size or model_info(name)["resolution"]
+        log(f"  {name} at {px} px (random weights): converting, timing, training steps ...")
+        with tempfile.TemporaryDirectory() as out_dir:
+            row, lat, _ = measure_model(build(name, input_shape=(px, px, 3)), "reference", measure_config, peak,
+                                        out_dir)
+        models.append(row)
+        latency += lat
+    return models, latency
+
+
+def run(config, data_config, measure_config=measure.MeasureConfig(), log=print):
+    """The whole job; returns the result dict and the report's file paths."""
+    from keras_cls.bench import claims, hardware, report
+    from keras_cls.data import pipeline
+
+    log("measuring this machine's float32 matmul peak ...")
+    peaks = hardware.matmul_gflops()
+    peak = max(peaks.values())
+    log("  " + ", ".join(f"{k} {v:.1f}" for k, v in peaks.items()) + " GFLOP/s")
+    data = pipeline.load(data_config, one_hot=True)
+    log(f"data: {data.note}")
+    trained, latency, curves, exports = _trained(config, data_config, measure_config, peak, data, log)
+    log("reference architectures:")
+    reference, ref_latency = _reference(config, measure_config, peak, log)
+    log("latency sweep:")
+    result = {"machine": {**hardware.machine(), "matmul_peak_gflops": peak, "matmul_gflops": peaks},
+              "data": {"name": data_config.path or data_config.source, "source": data_config.source,
+                       "image_size": data_config.image_size, "train_images": data.sizes.get("train"),
+                       "skipped_inputs": len(data.report.skipped), "note": data.note},
+              "target_accuracy": measure_config.target_accuracy, "models": trained + reference,
+              "latency": latency + ref_latency, "curves": curves, "exports": exports,
+              "sweep": sweep(config.sweep, config.reference_size, config.sweep_repeats, peak, log),
+              "config": {"compare": dataclasses.asdict(config), "data": dataclasses.asdict(data_config),
+                         "measure": dataclasses.asdict(measure_config)}}
+    result["claims"] = claims.check(result)
+    return result, report.write(config.report_dir, result)

@@ -1,0 +1,80 @@
+"""The comparison job end to end on a tiny budget: `make demo`'s script on digits, and scripts/compare.py on an
+image folder given on the command line (the same job), plus its errors."""
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.data.images import write_folder
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["--models=resnet-18", "--epochs=1", "--steps_per_epoch=2", "--reference_models=resnet-18",
+        "--reference_size=32", "--sweep=resnet-18,efficientnet-b0", "--sweep_repeats=1", "--batches=1,2",
+        "--repeats=2", "--batch_repeats=1", "--train_batch=2", "--train_steps=1", "--calibration_images=8"]
+
+
+def _run(script, tmp_path, *args):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    paths = [f"--run_root={tmp_path / 'runs'}", f"--export_root={tmp_path / 'saved_models'}",
+             f"--report_dir={tmp_path / 'report'}"]
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / script), *paths, *args], env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+def _models_csv(tmp_path):
+    with open(tmp_path / "report" / "models.csv") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_demo_path_on_a_tiny_budget(tmp_path):
+    out = _run("demo.py", tmp_path, *TINY)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = tmp_path / "report"
+    for name in ("report.md", "report.html", "result.json", "models.csv", "latency.csv", "sweep.csv", "claims.csv",
+                 "accuracy_vs_latency.png", "accuracy_vs_gmacs.png", "size_per_format.png", "mfu_per_runtime.png",
+                 "training_curves.png"):
+        assert (report / name).stat().st_size > 0, name
+    assert (tmp_path / "saved_models" / "resnet-18" / "1" / "saved_model.pb").exists()
+    assert (tmp_path / "saved_models" / "models.config").exists()
+    run = tmp_path / "runs" / "resnet-18"
+    assert all((run / f"model_{m}.tflite").stat().st_size > 0 for m in ("float32", "float16", "int8"))
+    assert (run / "model_int8.tflite").stat().st_size < 0.3 * (run / "model_float32.tflite").stat().st_size
+    assert f"report: {report / 'report.md'}" in out.stdout and "| resnet-18 | trained | 32 |" in out.stdout
+    result = json.loads((report / "result.json").read_text())
+    latency = {(r["role"], r["runtime"], r["batch"]) for r in result["latency"]}
+    assert latency == {(role, rt, b) for role in ("trained", "reference") for b in (1, 2)
+                       for rt in ("tf", "saved_model", "tflite_float32", "tflite_int8")}
+    assert all(r["mfu"] > 0 and r["p90_ms"] >= r["p50_ms"] > 0 for r in result["latency"])
+    trained = result["models"][0]
+    assert 0 <= trained["top1"] <= 1 and 0 <= trained["top1_tflite_int8"] <= 1 and trained["train_img_s"] > 0
+    assert len(result["claims"]) == 8 and len(result["curves"]["resnet-18"]) == 1
+    again = _run("demo.py", tmp_path, *TINY)
+    assert again.returncode == 0 and "resnet-18: reusing the completed run" in again.stdout
+    assert (tmp_path / "saved_models" / "resnet-18" / "2" / "saved_model.pb").exists()
+
+
+@pytest.mark.slow
+def test_compare_on_an_image_folder(tmp_path):
+    write_folder(tmp_path / "images", classes=("cat", "dog", "fox"))
+    out = _run("compare.py", tmp_path, *TINY, "--source=folder", f"--path={tmp_path / 'images'}",
+               "--image_size=32", "--validation_fraction=0.2", "--test_fraction=0.2", "--reference_models=",
+               "--sweep=", "--runtimes=tf,tflite_int8", "--formats=keras,tflite_int8")
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = _models_csv(tmp_path)
+    assert [r["model"] for r in rows] == ["resnet-18"] and rows[0]["top-1"].endswith("%")
+    assert rows[0]["keras MB"] and rows[0]["tflite_int8 MB"] and "tflite_float32 MB" not in rows[0]
+    result = json.loads((tmp_path / "report" / "result.json").read_text())
+    assert result["data"]["source"] == "folder" and result["exports"]["resnet-18"].endswith("1")
+    assert result["data"]["skipped_inputs"] == 4  # the truncated, empty and text files write_folder adds
+
+
+def test_compare_reports_bad_flags(tmp_path):
+    out = _run("compare.py", tmp_path, "--runtimes=tf,onnx")
+    assert out.returncode != 0 and "unknown runtime(s) ['onnx']" in out.stderr
+    out = _run("compare.py", tmp_path, "--source=folder", f"--path={tmp_path / 'missing'}")
+    assert out.returncode != 0 and "compare.py: error:" in out.stderr and "missing" in out.stderr
