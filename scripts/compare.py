@@ -12,7 +12,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from absl import app, flags, logging  # noqa: E402
+from absl import app, logging  # noqa: E402
 
 from keras_cls import configflags  # noqa: E402
 from keras_cls.bench.compare import CompareConfig  # noqa: E402

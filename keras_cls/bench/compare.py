@@ -160,11 +160,12 @@ def _reference(config, measure_config, peak, log):
     return models, latency
 
 
-def run(config, data_config, measure_config=measure.MeasureConfig(), log=print):
+def run(config, data_config, measure_config=None, log=print):
     """The whole job; returns the result dict and the report's file paths."""
     from keras_cls.bench import claims, hardware, report
     from keras_cls.data import pipeline
 
+    measure_config = measure_config or measure.MeasureConfig()
     log("measuring this machine's float32 matmul peak ...")
     peaks = hardware.matmul_gflops()
     peak = max(peaks.values())

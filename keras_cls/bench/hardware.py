@@ -18,7 +18,6 @@ def matmul_gflops(n=2048, seconds=2.0):
     """Best float32 GFLOP/s of n x n matmuls on all threads, by TensorFlow's kernels (4 chained in one graph call)
     and by numpy's BLAS; the larger is the machine's peak, the MFU denominator, measured in the same run as the
     models it divides (TFLite's XNNPACK can beat TensorFlow's own matmul, so TensorFlow alone would understate it)."""
-    import numpy as np
     import tensorflow as tf
 
     a = tf.random.uniform((n, n), dtype=tf.float32)

@@ -31,12 +31,13 @@ def model_columns(result):
     latency = result["latency"]
     return [("model", lambda r: r["model"]), ("role", lambda r: r["role"]), ("px", _f("d", "size")),
             ("params (M)", lambda r: f"{r['params'] / 1e6:.2f}"), ("GMACs", _f(".3f", "gmacs")),
-            *[(f"{fmt} MB", lambda r, fmt=fmt: f"{r['mb'][fmt]:.2f}" if fmt in r["mb"] else "") for fmt in formats(result)],
+            *[(f"{fmt} MB", lambda r, fmt=fmt: f"{r['mb'][fmt]:.2f}" if fmt in r["mb"] else "")
+              for fmt in formats(result)],
             ("TF b1 ms", lambda r: _lat("tf")(r, latency)),
             ("TFLite int8 b1 ms", lambda r: _lat("tflite_int8")(r, latency)),
             ("train img/s", _f(".1f", "train_img_s")), ("train MFU", _pct("train_mfu")),
-            ("peak MB infer / train", lambda r: "/".join("" if r.get(k) is None else f"{r[k]:.0f}"
-                                                         for k in ("infer_peak_mb", "train_peak_mb"))),
+            ("peak MB infer / train", lambda r: " / ".join("" if r.get(k) is None else f"{r[k]:.1f}"
+                                                           for k in ("infer_peak_mb", "train_peak_mb"))),
             ("top-1", _pct("top1")), ("int8 top-1", _pct("top1_tflite_int8")),
             ("to target: epochs / s", lambda r: "" if r.get("seconds_to_target") is None else
              f"{r['epochs_to_target']} / {r['seconds_to_target']:.0f}")]
@@ -114,7 +115,7 @@ def write(out_dir, result):
     images = [(name, os.path.basename(path)) for name, path in paths.items() if path.endswith(".png")]
     md = [f"# EfficientNet vs ResNet on this machine\n\n{_intro(result)}"]
     md += [f"## {title}\n\n{markdown(rows, columns)}" for title, rows, columns, _ in tables]
-    md += [f"## Plots\n"] + [f"![{name}]({file})" for name, file in images]
+    md += ["## Plots\n"] + [f"![{name}]({file})" for name, file in images]
     paths["md"] = os.path.join(out_dir, "report.md")
     with open(paths["md"], "w") as f:
         f.write("\n\n".join(md) + "\n")

@@ -17,12 +17,15 @@ TINY = ["--models=resnet-18", "--epochs=1", "--steps_per_epoch=2", "--reference_
         "--repeats=2", "--batch_repeats=1", "--train_batch=2", "--train_steps=1", "--calibration_images=8"]
 
 
-def _run(script, tmp_path, *args):
+def _script(script, *args):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-    paths = [f"--run_root={tmp_path / 'runs'}", f"--export_root={tmp_path / 'saved_models'}",
-             f"--report_dir={tmp_path / 'report'}"]
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / script), *paths, *args], env=env,
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args], env=env, capture_output=True,
+                          text=True, timeout=900)
+
+
+def _run(script, tmp_path, *args):
+    return _script(script, f"--run_root={tmp_path / 'runs'}", f"--export_root={tmp_path / 'saved_models'}",
+                   f"--report_dir={tmp_path / 'report'}", *args)
 
 
 def _models_csv(tmp_path):
@@ -45,6 +48,8 @@ def test_demo_path_on_a_tiny_budget(tmp_path):
     assert all((run / f"model_{m}.tflite").stat().st_size > 0 for m in ("float32", "float16", "int8"))
     assert (run / "model_int8.tflite").stat().st_size < 0.3 * (run / "model_float32.tflite").stat().st_size
     assert f"report: {report / 'report.md'}" in out.stdout and "| resnet-18 | trained | 32 |" in out.stdout
+    assert "| efficientnetv2-xl | efficientnet | 512 |" in out.stdout  # the variant table
+    assert "baseline: sklearn SVC(gamma=0.001) test top-1 98.59%" in out.stdout
     result = json.loads((report / "result.json").read_text())
     latency = {(r["role"], r["runtime"], r["batch"]) for r in result["latency"]}
     assert latency == {(role, rt, b) for role in ("trained", "reference") for b in (1, 2)
@@ -53,9 +58,15 @@ def test_demo_path_on_a_tiny_budget(tmp_path):
     trained = result["models"][0]
     assert 0 <= trained["top1"] <= 1 and 0 <= trained["top1_tflite_int8"] <= 1 and trained["train_img_s"] > 0
     assert len(result["claims"]) == 8 and len(result["curves"]["resnet-18"]) == 1
-    again = _run("demo.py", tmp_path, *TINY)
+    again = _run("demo.py", tmp_path, *TINY, "--reference_models=", "--sweep=", "--formats=keras", "--runtimes=tf")
     assert again.returncode == 0 and "resnet-18: reusing the completed run" in again.stdout
     assert (tmp_path / "saved_models" / "resnet-18" / "2" / "saved_model.pb").exists()
+    evaluated = _script("evaluate.py", f"--model_path={run / 'model.keras'}", "--source=digits", "--image_size=32",
+                        "--eval_crop=1", f"--out_dir={tmp_path / 'eval'}")
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    scores = json.loads(evaluated.stdout)
+    assert scores["examples"] == 355 and abs(scores["top1"] - trained["top1"]) < 1e-9
+    assert (tmp_path / "eval" / "confusion.png").stat().st_size > 1000
 
 
 @pytest.mark.slow

@@ -42,15 +42,24 @@ def test_post_training_quantization(family, batch, digits_data, tmp_path):
 def test_quantization_aware_training(family, batch, digits_data, tmp_path):
     from keras_cls.compress import qat
     from keras_cls.compress.run import fine_tune
+    from keras_cls.export.lite import interpreter
 
-    quantized = qat.quantize_aware(to_tf_keras(small(family)))
+    model = small(family)
+    quantized = qat.quantize_aware(to_tf_keras(model))
     fine_tune(quantized, digits_data, TINY)
-    expected = quantized(batch, training=False).numpy()  # the fake-quantized model the int8 file implements
-    got = _lite(ptq.convert_quantized(quantized), tmp_path, "qat")(batch)["scores"]
-    # Not closer: tfmot simulates int8 convolution weights before BatchNormalization is folded into them, while
-    # TFLite quantizes the folded weights; with these models' random BN statistics that gap is large (0.77 seen;
-    # trained models lose <= 0.3 pt, see bench_compress). Chance would be 0.1; a broken conversion lands there.
-    assert agreement(got, expected, INT8_STEP) >= 0.6
+    content = ptq.convert_quantized(quantized)
+    convolutions = sum(type(layer).__name__ in ("Conv2D", "DepthwiseConv2D") for layer in model.layers)
+    int8 = [d for d in interpreter(content).get_tensor_details() if d["dtype"] == np.int8]
+    assert len(int8) >= convolutions and len(content) < 0.4 * 4 * model.count_params()  # float16 would be 0.5
+    got = _lite(content, tmp_path, "qat")(batch)["scores"]
+    np.testing.assert_allclose(got.sum(-1), 1.0, atol=0.02)
+    if family == "resnet-18":
+        # Not closer: tfmot simulates int8 convolution weights before BatchNormalization is folded into them,
+        # while TFLite quantizes the folded weights; with random BN statistics that gap is large (0.77 seen;
+        # trained models lose <= 0.3 pt, see bench_compress). Chance would be 0.1. Random-weight B0's scores differ
+        # between images by less than that gap (std 0.008 vs mean |diff| 0.009), so its top-1 is not compared.
+        expected = quantized(batch, training=False).numpy()  # the fake-quantized model the int8 file implements
+        assert agreement(got, expected, INT8_STEP) >= 0.6
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -69,8 +78,8 @@ def test_pruning(family, batch, digits_data, tmp_path):
     keras_model = to_keras(stripped)
     expected = keras_model(batch, training=False).numpy()
     np.testing.assert_allclose(stripped(batch, training=False).numpy(), expected, atol=1e-5, rtol=0)
-    sparse, dense = ptq.convert(keras_model, sparse=True), ptq.convert(keras_model)
-    assert len(sparse) < 0.8 * len(dense)
+    sparse = ptq.convert(keras_model, sparse=True)
+    assert len(sparse) < 0.8 * 4 * keras_model.count_params()  # a dense float32 file is ~4 bytes per parameter
     np.testing.assert_allclose(_lite(sparse, tmp_path, "pruned")(batch)["scores"], expected, atol=1e-4, rtol=0)
 
 
@@ -109,14 +118,15 @@ def test_bad_input_is_a_clear_error(batch):
 def test_compress_writes_artifacts_and_table(digits_data, tmp_path):
     from keras_cls.compress import compress
 
-    config = dataclasses.replace(TINY, latency_repeats=3, calibration_images=32)
+    # Each method is checked above; this is the orchestration: files, table rows, ratios (two methods suffice).
+    config = dataclasses.replace(TINY, methods=("int8", "prune"), latency_repeats=3, calibration_images=32)
     rows = compress(small("resnet-18"), digits_data, config, str(tmp_path), log=lambda m: None)
-    assert [r["method"] for r in rows] == ["float32", "dynamic", "float16", "int8", "qat", "prune"]
+    assert [r["method"] for r in rows] == ["float32", "int8", "prune"]
     assert all(os.path.getsize(r["file"]) == r["bytes"] for r in rows)
     by = {r["method"]: r for r in rows}
-    assert by["int8"]["size_vs_float32"] < 0.3 and 0.45 < by["float16"]["size_vs_float32"] < 0.55
+    assert by["int8"]["size_vs_float32"] < 0.3 and by["float32"]["size_vs_float32"] == 1.0
     assert abs(by["prune"]["sparsity"] - 0.5) <= 0.01 and by["prune"]["gzip_vs_float32"] < 0.7
-    assert (tmp_path / "table.md").read_text().count("\n") == 8 and (tmp_path / "table.json").exists()
+    assert (tmp_path / "table.md").read_text().count("\n") == 5 and (tmp_path / "table.json").exists()
 
 
 def test_compress_script_reports_bad_flags(tmp_path):

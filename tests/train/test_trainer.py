@@ -32,6 +32,7 @@ def test_run_directory_holds_everything(tmp_path):
     assert 0 <= metrics["top1"] <= 1 and metrics["images_per_s"] > 0
     rows = list(csv.DictReader(open(run / "log.csv")))
     assert [int(r["epoch"]) for r in rows] == [0, 1] and "images_per_s" in rows[0]
+    assert all(float(r["epoch_seconds"]) > 0 for r in rows)  # what time-to-accuracy adds up
     config = json.loads((run / "config.json").read_text())
     assert config["recipe"]["optimizer"] == "adamw" and config["class_names"][0] == "0"
     model = keras.models.load_model(run / "model.keras")

@@ -112,18 +112,18 @@ def test_chief_and_workers_share_one_search(tmp_path):
 
 
 @pytest.mark.slow
-def test_six_trials_memory_and_reports(tmp_path):
+def test_trials_memory_and_reports(tmp_path):
     from keras_cls.tune import report
 
     train = TrainConfig(epochs=1, steps_per_epoch=2, recipe="fast", verbose=0)
     hypermodel = KerasClsHyperModel(SearchSpace(), train, DataConfig(batch_size=16))
-    tuner = make_tuner("bayesian", hypermodel, str(tmp_path / "search"), max_trials=6)
+    tuner = make_tuner("bayesian", hypermodel, str(tmp_path / "search"), max_trials=4)
     tuner.search(verbose=0)
     rows = report.write(tuner, str(tmp_path / "search"), "val_accuracy")
-    assert len(rows) == 6 and all(r["status"] == "COMPLETED" and r["rss_mb"] for r in rows)
-    assert rows[5]["rss_mb"] <= 1.5 * rows[1]["rss_mb"], [r["rss_mb"] for r in rows]
+    assert len(rows) == 4 and all(r["status"] == "COMPLETED" and r["rss_mb"] for r in rows)
+    assert rows[3]["rss_mb"] <= 1.5 * rows[1]["rss_mb"], [r["rss_mb"] for r in rows]  # no growth per trial
     assert {r["family"] for r in rows} <= {"resnet", "efficientnet"}
-    assert (tmp_path / "search" / "trials.csv").read_text().count("\n") == 7
+    assert (tmp_path / "search" / "trials.csv").read_text().count("\n") == 5
     assert (tmp_path / "search" / "objective.png").stat().st_size > 5000
     best = json.loads((tmp_path / "search" / "best_config.json").read_text())
     assert best["train"]["model"] in ("resnet-18", "efficientnet-b0") and best["data"]["image_size"] == 32
