@@ -20,7 +20,7 @@ from keras_cls.bench.measure import MeasureConfig  # noqa: E402
 from keras_cls.data import pipeline  # noqa: E402
 
 configflags.define(CompareConfig, MeasureConfig, pipeline.DataConfig)
-DEMO = {"run_root": "runs/demo", "report_dir": "reports/demo", "pad_crop": "4", "eval_crop": "1.0",
+DEMO = {"run_root": "runs/demo", "report_dir": "reports/demo", "pad_crop": "4", "eval_crop": "1.0", "epochs": "15",
         "batches": ["1", "8"], "train_batch": "8", "train_steps": "2", "repeats": "8", "batch_repeats": "3"}
 for _name, _value in DEMO.items():
     flags.FLAGS.set_default(_name, _value)

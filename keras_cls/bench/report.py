@@ -36,6 +36,7 @@ def model_columns(result):
             ("TF b1 ms", lambda r: _lat("tf")(r, latency)),
             ("TFLite int8 b1 ms", lambda r: _lat("tflite_int8")(r, latency)),
             ("train img/s", _f(".1f", "train_img_s")), ("train MFU", _pct("train_mfu")),
+            ("activations MB/img", _f(".1f", "activation_mb")),
             ("peak MB infer / train", lambda r: " / ".join("" if r.get(k) is None else f"{r[k]:.1f}"
                                                            for k in ("infer_peak_mb", "train_peak_mb"))),
             ("top-1", _pct("top1")), ("int8 top-1", _pct("top1_tflite_int8")),
@@ -96,7 +97,8 @@ def _intro(result):
             f"float32 matmul peak {m['matmul_peak_gflops']:.1f} GFLOP/s, the better of TensorFlow's and numpy's "
             f"(MFU = GMACs x 2 x img/s / peak; training counts x 3; int8 runtimes are set against the same float32 "
             f"peak and can pass 100%). Data: {d['note']}. Target accuracy for time-to-target: "
-            f"{100 * result['target_accuracy']:.0f}% on validation. Trained rows are trained here on this data; "
+            f"{100 * result['target_accuracy']:.0f}% on validation. Peak memory is the resident memory a phase "
+            "added to what the process held (0 when it fit in memory TensorFlow had already taken). Trained rows are trained here on this data; "
             "reference rows have random weights (speed and size do not depend on weights).")
 
 
