@@ -42,7 +42,7 @@ def main(argv):
 
     try:
         config, data_config, measure_config = configs()
-        result, paths = compare.run(config, data_config, measure_config, log=lambda m: print(m, flush=True))
+        result, paths = compare.run(config, data_config, measure_config, log=compare.progress())
     except (ValueError, OSError) as e:
         sys.exit(f"compare.py: error: {e}")
     report(result, paths)

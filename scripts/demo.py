@@ -42,7 +42,7 @@ def main(argv):
         config = configflags.build(CompareConfig, "compare")
         data_config = configflags.build(pipeline.DataConfig, "data")
         measure_config = configflags.build(MeasureConfig, "measure")
-        result, paths = compare.run(config, data_config, measure_config, log=lambda m: print(m, flush=True))
+        result, paths = compare.run(config, data_config, measure_config, log=compare.progress())
     except (ValueError, OSError) as e:
         sys.exit(f"demo.py: error: {e}")
     print("\n" + headline(result))

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -158,6 +159,12 @@ def _reference(config, measure_config, peak, log):
         models.append(row)
         latency += lat
     return models, latency
+
+
+def progress():
+    """A log function that prints each message after the minutes since it was made."""
+    start = time.perf_counter()
+    return lambda message: print(f"[{(time.perf_counter() - start) / 60:4.1f} min] {message}", flush=True)
 
 
 def run(config, data_config, measure_config=None, log=print):

@@ -98,8 +98,9 @@ def _intro(result):
             f"(MFU = GMACs x 2 x img/s / peak; training counts x 3; int8 runtimes are set against the same float32 "
             f"peak and can pass 100%). Data: {d['note']}. Target accuracy for time-to-target: "
             f"{100 * result['target_accuracy']:.0f}% on validation. Peak memory is the resident memory a phase "
-            "added to what the process held (0 when it fit in memory TensorFlow had already taken). Trained rows are trained here on this data; "
-            "reference rows have random weights (speed and size do not depend on weights).")
+            "added to what the process held (0 when it fit in memory TensorFlow had already taken). Trained rows "
+            "are trained here on this data; reference rows have random weights (speed and size do not depend on "
+            "weights).")
 
 
 def write(out_dir, result):
