@@ -47,9 +47,10 @@ def main(argv):
         sys.exit(f"demo.py: error: {e}")
     print("\n" + headline(result))
     print("\n" + "\n".join(f"- {c['verdict']}: {c['claim']}" for c in result["claims"]))
-    print(f"\nSavedModels (TF Serving layout): {', '.join(result['exports'].values())}; int8 TFLite files: "
-          f"{config.run_root}/<model>/model_int8.tflite")
-    print(f"try: python scripts/predict.py --model={config.export_root}/{config.models[0]} <image files>")
+    if result["exports"]:
+        print(f"\nSavedModels (TF Serving layout): {', '.join(result['exports'].values())}; int8 TFLite files: "
+              f"{config.run_root}/<model>/model_int8.tflite")
+        print(f"try: python scripts/predict.py --model={config.export_root}/{config.models[0]} <image files>")
     print(f"\nreport: {paths['md']} and {paths['html']} ({time.perf_counter() - start:.0f} s in all)")
 
 
