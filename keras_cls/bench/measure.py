@@ -4,7 +4,6 @@ batch, training throughput, peak memory, MFU, and (given data and a run) top-1 a
 MFU (model FLOP utilisation) = GMACs x 2 x images/s / the float32 matmul peak measured in the same run; training
 counts 3 forward passes' worth (forward + backward), the usual convention.
 """
-import csv
 import os
 import time
 from dataclasses import dataclass
@@ -152,16 +151,14 @@ def training(model, config, gmacs, peak_gflops):
 
 
 def curve(run_dir):
-    """The run's epochs from log.csv: epoch, cumulative seconds, accuracy, val_accuracy, loss, val_loss."""
-    path = os.path.join(run_dir, "log.csv")
-    if not os.path.isfile(path):
-        return []
+    """The run's epochs from log.csv: epoch (1-based), cumulative seconds, accuracy, val_accuracy, loss, val_loss."""
+    from keras_cls.train.callbacks import read_log
+
     rows, elapsed = [], 0.0
-    with open(path) as f:
-        for r in csv.DictReader(f):
-            elapsed += float(r["epoch_seconds"]) if r.get("epoch_seconds") else float("nan")
-            rows.append({"epoch": int(r["epoch"]) + 1, "seconds": elapsed,
-                         **{k: float(r[k]) for k in ("accuracy", "val_accuracy", "loss", "val_loss") if r.get(k)}})
+    for e in read_log(run_dir):
+        elapsed += e.get("epoch_seconds", float("nan"))
+        rows.append({"epoch": e["epoch"] + 1, "seconds": elapsed,
+                     **{k: e[k] for k in ("accuracy", "val_accuracy", "loss", "val_loss") if k in e}})
     return rows
 
 

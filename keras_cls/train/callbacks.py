@@ -1,4 +1,5 @@
 """Callbacks of a run: resume, best checkpoint, logs, divergence guard, throughput."""
+import csv
 import math
 import os
 import time
@@ -63,3 +64,15 @@ def standard(run_dir, batch_size, ema):
         keras.callbacks.CSVLogger(os.path.join(run_dir, "log.csv"), append=True),
         keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False),
     ]
+
+
+def read_log(run_dir):
+    """The run's log.csv as one dict per epoch, in order, values as floats and "epoch" 0-based as written; a row
+    that a resumed run appended for an epoch replaces the earlier one. [] when there is no log yet."""
+    path = os.path.join(run_dir, "log.csv")
+    if not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        rows = {int(r["epoch"]): r for r in csv.DictReader(f)}
+    return [{k: (e if k == "epoch" else float(v)) for k, v in rows[e].items() if v not in ("", None)}
+            for e in sorted(rows)]

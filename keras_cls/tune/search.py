@@ -5,7 +5,6 @@ callbacks, resume backup, evaluation) in a child process, in the tuner's trial f
 folder: the same command again resumes the search, keeping finished trials. Distributed search uses Keras
 Tuner's chief/worker mode (KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT).
 """
-import csv
 import dataclasses
 import json
 import os
@@ -100,11 +99,11 @@ def _log_trial(run_dir):
 
 
 def _history(run_dir):
-    """{metric: [value per epoch]} from the run's log.csv (rows appended by a resumed run replace theirs)."""
-    with open(os.path.join(run_dir, "log.csv")) as f:
-        rows = {int(r["epoch"]): r for r in csv.DictReader(f)}
-    epochs = [rows[e] for e in sorted(rows)]
-    return {k: [float(r[k]) for r in epochs] for k in epochs[0] if k != "epoch"} if epochs else {}
+    """{metric: [value per epoch]} from the run's log.csv."""
+    from keras_cls.train.callbacks import read_log
+
+    epochs = read_log(run_dir)
+    return {k: [e[k] for e in epochs] for k in epochs[0] if k != "epoch"} if epochs else {}
 
 
 class _TrialProcesses:

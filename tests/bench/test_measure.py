@@ -43,7 +43,9 @@ def test_curve_and_time_to_target(tmp_path):
     with open(tmp_path / "log.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["epoch", "accuracy", "epoch_seconds", "loss", "val_accuracy", "val_loss"])
-        for epoch, val in enumerate([0.5, 0.8, 0.96, 0.97]):
+        writer.writerow([0, 0.5, 10.0, 1.0, 0.5, 1.0])
+        writer.writerow([1, 0.99, 99.0, 1.0, 0.99, 1.0])  # killed after logging; the resumed run redoes epoch 1
+        for epoch, val in enumerate([0.8, 0.96, 0.97], start=1):
             writer.writerow([epoch, val, 10.0 + epoch, 1.0, val, 1.0])
     epochs = measure.curve(str(tmp_path))
     assert [e["seconds"] for e in epochs] == [10.0, 21.0, 33.0, 46.0]
