@@ -1,8 +1,9 @@
 """Evaluation: top-1, top-k, per-class accuracy and the confusion matrix (JSON, and a PNG plot)."""
-import json
 import os
 
 import numpy as np
+
+from keras_cls import files
 
 
 def predictions(model, dataset):
@@ -61,7 +62,8 @@ def plot_confusion(result, path):
     ax.set_title(f"top-1 {100 * result['top1']:.2f}% on {result['examples']} images")
     fig.colorbar(im, ax=ax)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with files.atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
 
 
@@ -69,8 +71,6 @@ def evaluate(model, dataset, class_names, out_dir=None, top_k=5):
     """Scores of `model` on `dataset`; with out_dir, writes evaluation.json and confusion.png there."""
     result = scores(*predictions(model, dataset), class_names, top_k=top_k)
     if out_dir:
-        os.makedirs(out_dir, exist_ok=True)
-        with open(os.path.join(out_dir, "evaluation.json"), "w") as f:
-            json.dump(result, f, indent=1)
+        files.write_json(os.path.join(out_dir, "evaluation.json"), result)
         plot_confusion(result, os.path.join(out_dir, "confusion.png"))
     return result

@@ -1,10 +1,13 @@
-"""Callbacks of a run: resume, best checkpoint, logs, divergence guard, throughput."""
+"""Callbacks of a run: backup and commit of each epoch (see progress.py), divergence guard, throughput."""
 import csv
 import math
 import os
 import time
 
 import keras
+
+from keras_cls import files
+from keras_cls.train import progress as progress_lib
 
 
 class TrainingDiverged(RuntimeError):
@@ -51,19 +54,44 @@ class Throughput(keras.callbacks.Callback):
             logs["epoch_seconds"] = time.perf_counter() - self.start
 
 
-def standard(run_dir, batch_size, ema):
+class SaveBackup(keras.callbacks.Callback):
+    """Writes weights + optimizer state after each epoch to a new backup file (progress.json names the valid one).
+    Runs before SwapEMAWeights swaps the averaged weights in, so a restored backup continues training exactly."""
+
+    def __init__(self, run_dir):
+        super().__init__()
+        self.run_dir = run_dir
+
+    def on_epoch_end(self, epoch, logs=None):
+        with files.atomic_path(progress_lib.backup_path(self.run_dir, epoch + 1)) as tmp:
+            self.model.save_weights(tmp)
+
+
+class CommitEpoch(keras.callbacks.Callback):
+    """The last thing an epoch writes: the best model when it improved, then the epoch into progress.json."""
+
+    def __init__(self, progress, phase=None):
+        super().__init__()
+        self.progress, self.phase = progress, phase
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        better = self.progress.is_better(logs)
+        if better:
+            with files.atomic_path(progress_lib.best_candidate(self.progress.run_dir, epoch + 1)) as tmp:
+                self.model.save(tmp)
+        row = {"epoch": epoch, **{k: float(v) for k, v in logs.items()}}
+        self.progress.commit(epoch + 1, row, logs[progress_lib.MONITOR] if better else None, phase=self.phase)
+
+
+def standard(progress, batch_size, ema, phase=None):
     """The callbacks every run gets, in the order they must run."""
-    best = os.path.join(run_dir, "best.keras")
-    callbacks = [StopOnNaN(best), Throughput(batch_size),
-                 keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"), save_freq="epoch",
-                                                  delete_checkpoint=False)]
+    run_dir = progress.run_dir
+    callbacks = [StopOnNaN(os.path.join(run_dir, "best.keras")), Throughput(batch_size), SaveBackup(run_dir)]
     if ema:  # validate and checkpoint the averaged weights
         callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
-    return callbacks + [
-        keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", mode="max", save_best_only=True),
-        keras.callbacks.CSVLogger(os.path.join(run_dir, "log.csv"), append=True),
-        keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False),
-    ]
+    return callbacks + [CommitEpoch(progress, phase),
+                        keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False)]
 
 
 def read_log(run_dir):

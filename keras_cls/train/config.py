@@ -31,6 +31,7 @@ class TrainConfig:
     jit_compile: bool = False                 # XLA; off by default (slower on CPU, see README)
     seed: int = 0
     verbose: int = 2
+    new_run: bool = False                     # run_dir already holds a run: train in a new <run_dir>-<n> instead
 
     def __post_init__(self):
         from keras_cls.models import get_spec
@@ -42,5 +43,8 @@ class TrainConfig:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be >= 1 (or None for one pass over the training split), got "
+                             f"{self.steps_per_epoch}")
         if self.strategy == "mirrored" and self.cpu_devices == 1:
             raise ValueError("cpu_devices=1 gives MirroredStrategy one replica; use 0 (all GPUs) or >= 2")

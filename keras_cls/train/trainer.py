@@ -1,15 +1,20 @@
 """The Trainer: strategy, precision policy, model + optimizer under the strategy's scope, fit with resume.
 
-A run directory holds config.json, data_report.json, backup/ (resume after a kill), best.keras, log.csv,
-logs/ (TensorBoard), model.keras (final weights, EMA applied) and metrics.json.
+A run directory holds config.json, data_report.json, progress.json (what is finished: the one source of truth,
+see progress.py), backup/ (resume after a kill), best.keras, log.csv, logs/ (TensorBoard), model.keras (final
+weights, EMA applied), evaluation.json, confusion.png and metrics.json. Every file is written whole or not at all.
 """
 import dataclasses
 import json
 import os
-import time
 
+from keras_cls import files
 from keras_cls.train import recipes
 from keras_cls.train.config import TrainConfig
+from keras_cls.train.progress import Progress
+
+# Settings that may change when a run is resumed (where it runs and how it talks, not what it trains).
+RESUMABLE = ("run_dir", "verbose", "new_run", "cpu_devices", "strategy", "tpu", "sync_batchnorm")
 
 
 def split_cpu(n):
@@ -93,6 +98,10 @@ def _count_steps(data, batch_size):
     return steps if steps is not None else sum(1 for _ in data.train)
 
 
+def _largest_batch(n):
+    return 1 << (n.bit_length() - 1)
+
+
 class Trainer:
     """Train one model on one data set as configured; `run()` returns the metrics it writes to metrics.json."""
 
@@ -127,25 +136,69 @@ class Trainer:
         return model
 
     def _write(self, name, payload):
-        with open(os.path.join(self.config.run_dir, name), "w") as f:
-            json.dump(payload, f, indent=1, default=str)
+        files.write_json(os.path.join(self.config.run_dir, name), payload)
+
+    def _saved_config(self, data, strategy):
+        return {"train": dataclasses.asdict(self.config), "data": dataclasses.asdict(self.data_config),
+                "recipe": dataclasses.asdict(self.recipe), "class_names": data.class_names,
+                "replicas": strategy.num_replicas_in_sync, "data_note": data.note}
+
+    def _new_run_dir(self):
+        """With new_run, a run folder that already holds a run is left alone: train in <run_dir>-2, -3, ..."""
+        run_dir = self.config.run_dir.rstrip(os.sep) or self.config.run_dir
+        if not self.config.new_run or not os.path.isdir(run_dir) or not os.listdir(run_dir):
+            return
+        n = 2
+        while os.path.exists(f"{run_dir}-{n}"):
+            n += 1
+        self.config = dataclasses.replace(self.config, run_dir=f"{run_dir}-{n}")
+        print(f"new run in {self.config.run_dir} ({run_dir} holds an earlier run)")
+
+    def _check_trainable(self, data):
+        """A run that cannot train is an error before anything is written."""
+        size, batch = data.sizes.get("train"), self.data_config.batch_size
+        if size is not None and size < batch:
+            fix = f"use batch_size <= {size} (e.g. {_largest_batch(size)})" if size else "add training images"
+            raise ValueError(f"the train split has {size} images, fewer than one batch of {batch}: training batches "
+                             f"drop the remainder, so no training step could run; {fix}")
+
+    def _check_same_run(self, saved):
+        """Resuming must continue the same run: the settings saved in config.json must be the ones given now."""
+        now = json.loads(json.dumps({"train": dataclasses.asdict(self.config),
+                                     "data": dataclasses.asdict(self.data_config)}, default=str))
+        differ = [f"{section}.{k}" for section in ("train", "data") for k, v in now[section].items()
+                  if k not in RESUMABLE and k in saved.get(section, {}) and saved[section][k] != v]
+        if differ:
+            raise ValueError(f"{self.config.run_dir} holds a run with other settings ({', '.join(differ)} differ); "
+                             f"resume it with its own settings, or pass new_run=True (--new_run) or another run_dir")
+
+    def _start_files(self, data, strategy):
+        os.makedirs(self.config.run_dir, exist_ok=True)
+        if not os.path.isfile(os.path.join(self.config.run_dir, "config.json")):
+            self._write("config.json", self._saved_config(data, strategy))
+        self._write("data_report.json", data.report.as_dict())
 
     def run(self, callbacks=()):
         import keras
 
         from keras_cls import data as data_lib
 
-        os.makedirs(self.config.run_dir, exist_ok=True)
+        self._new_run_dir()
+        saved = files.read_json(os.path.join(self.config.run_dir, "config.json"))
+        if saved is not None:
+            self._check_same_run(saved)
+        done = Progress(self.config.run_dir)
+        if done.status == "completed":
+            print(f"{self.config.run_dir}: this run is already completed ({done.epochs_done} epochs); nothing to do "
+                  "(new_run=True / --new_run trains again in a new folder)")
+            return files.read_json(os.path.join(self.config.run_dir, "metrics.json"))
         previous_policy = keras.mixed_precision.global_policy()
         keras.mixed_precision.set_global_policy(self.config.precision)
         try:
             strategy = make_strategy(self.config)
             data = data_lib.load(self.data_config, arrays=self.arrays, one_hot=True)
-            self._write("config.json", {"train": dataclasses.asdict(self.config),
-                                        "data": dataclasses.asdict(self.data_config),
-                                        "recipe": dataclasses.asdict(self.recipe), "class_names": data.class_names,
-                                        "replicas": strategy.num_replicas_in_sync, "data_note": data.note})
-            self._write("data_report.json", data.report.as_dict())
+            self._check_trainable(data)
+            self._start_files(data, strategy)
             if self.config.strategy == "multiworker":
                 from keras_cls.train import multiworker
 
@@ -156,50 +209,63 @@ class Trainer:
 
     def compile_model(self, data):
         steps = self.config.steps_per_epoch or _count_steps(data, self.data_config.batch_size)
+        if steps < 1:
+            raise ValueError(f"the train split yields no full batch of {self.data_config.batch_size}; lower batch_size")
         model = self._build(data.num_classes)
         optimizer = make_optimizer(self.recipe, self.data_config.batch_size, steps, self.config.epochs)
         loss, metrics = _loss_and_metrics(self.recipe)
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=self.config.jit_compile)
         return model, steps
 
+    def restore(self, model, progress):
+        """Load the backup progress.json names (weights + optimizer state); the epoch to continue from."""
+        progress.tidy()
+        if progress.backup:
+            model.optimizer.build(model.trainable_variables)
+            model.load_weights(progress.backup)
+        return progress.epochs_done
+
     def _fit(self, strategy, data, extra_callbacks):
         from keras_cls.train import callbacks as cb
 
+        progress = Progress(self.config.run_dir)
         with strategy.scope():
             model, steps = self.compile_model(data)
-        start = time.perf_counter()
+            first = self.restore(model, progress)
         try:
-            history = self._fit_with_callbacks(model, data, strategy, steps, extra_callbacks)
+            if first < self.config.epochs:
+                self._fit_with_callbacks(model, data, strategy, steps, progress, first, extra_callbacks)
+            elif model.optimizer.use_ema:  # all epochs were done before a kill: what fit does at its end
+                model.optimizer.finalize_variable_values(model.trainable_variables)
         except cb.TrainingDiverged as e:
             self._write("metrics.json", {"status": "diverged", "model": self.spec.name, "message": str(e)})
             raise
-        seconds = time.perf_counter() - start
-        return self.finish(model, data, history.history, seconds, steps)
+        return self.finish(model, data, progress, self.config.epochs - first, steps)
 
-    def _fit_with_callbacks(self, model, data, strategy, steps, extra_callbacks):
+    def _fit_with_callbacks(self, model, data, strategy, steps, progress, first, extra_callbacks):
         from keras_cls.train import callbacks as cb
 
         val_size = data.sizes.get("validation")
         exact = val_size and data.report.kept == data.report.seen and strategy.num_replicas_in_sync == 1
         val_steps = -(-val_size // self.data_config.batch_size) if exact else None  # else: until the data ends
-        callbacks = [*cb.standard(self.config.run_dir, self.data_config.batch_size, self.recipe.ema),
-                     *extra_callbacks]
+        callbacks = [*cb.standard(progress, self.data_config.batch_size, self.recipe.ema), *extra_callbacks]
         return model.fit(data.train.repeat(), steps_per_epoch=steps, validation_data=data.validation,
-                         validation_steps=val_steps, epochs=self.config.epochs, verbose=self.config.verbose,
-                         shuffle=False, callbacks=callbacks)
+                         validation_steps=val_steps, epochs=self.config.epochs, initial_epoch=first,
+                         verbose=self.config.verbose, shuffle=False, callbacks=callbacks)
 
-    def finish(self, model, data, history, seconds, steps):
+    def finish(self, model, data, progress, trained_now, steps):
+        """model.keras, evaluation files and metrics.json, each written whole; then progress.json says completed."""
         from keras_cls.evaluate import evaluate
 
-        model.save(os.path.join(self.config.run_dir, "model.keras"))
+        with files.atomic_path(os.path.join(self.config.run_dir, "model.keras")) as tmp:
+            model.save(tmp)
         split = data.test if data.test is not None else data.validation
         result = evaluate(model, split, data.class_names, out_dir=self.config.run_dir) if split is not None else {}
         metrics = {"status": "completed", "model": self.spec.name, "epochs": self.config.epochs,
-                   "epochs_this_run": len(history.get("loss", [])), "train_seconds": round(seconds, 1),
-                   "steps_per_epoch": steps, "best_val_accuracy": max(history.get("val_accuracy", [0.0]) or [0.0]),
-                   "images_per_s": history.get("images_per_s", [None])[-1] if history.get("images_per_s") else None,
+                   "epochs_this_run": trained_now, "steps_per_epoch": steps, **progress.totals(),
                    "test_split": "test" if data.test is not None else "validation",
                    "top1": result.get("top1"), "top5": result.get("top5"),
                    "skipped_inputs": len(data.report.skipped)}
         self._write("metrics.json", metrics)
+        progress.complete()
         return metrics

@@ -1,7 +1,9 @@
 """Trainer: run directory, recipes, divergence guard, precision policies (in-process, a few steps each)."""
 import csv
+import dataclasses
 import json
 import math
+import os
 
 import keras
 import numpy as np
@@ -37,9 +39,30 @@ def test_run_directory_holds_everything(tmp_path):
     assert config["recipe"]["optimizer"] == "adamw" and config["class_names"][0] == "0"
     model = keras.models.load_model(run / "model.keras")
     assert model.output_shape == (None, 10)
-    # rerunning a finished run resumes at its end: nothing is trained again, nothing logged twice
-    again = Trainer(_config(tmp_path), TINY_DATA).run()
-    assert again["epochs_this_run"] == 0 and len(list(csv.DictReader(open(run / "log.csv")))) == 2
+    progress = json.loads((run / "progress.json").read_text())
+    assert progress["status"] == "completed" and progress["epochs_done"] == 2 and len(progress["history"]) == 2
+    assert os.listdir(run / "backup") == ["epoch-0002.weights.h5"]  # older backups go once the next is committed
+    # rerunning a finished run is a no-op: nothing trained again, every file as it was
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    assert Trainer(_config(tmp_path), TINY_DATA).run() == metrics
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    # ... unless a new run is asked for: it goes to a new folder
+    other = Trainer(_config(tmp_path, epochs=1, steps_per_epoch=1, new_run=True), TINY_DATA).run()
+    assert other["epochs_this_run"] == 1 and (tmp_path / "run-2" / "metrics.json").exists()
+    with pytest.raises(ValueError, match=r"holds a run with other settings \(train.epochs differ\).*new_run"):
+        Trainer(_config(tmp_path, run_dir=str(tmp_path / "run-2"), epochs=5, steps_per_epoch=1), TINY_DATA).run()
+
+
+def test_a_run_that_cannot_train_is_an_error_before_anything_is_written(tmp_path):
+    with pytest.raises(ValueError, match=r"train split has 1262 images, fewer than one batch of 4096.*"
+                                         r"batch_size <= 1262 \(e.g. 1024\)"):
+        Trainer(_config(tmp_path), dataclasses.replace(TINY_DATA, batch_size=4096)).run()
+    assert not (tmp_path / "run").exists()
+    for steps in (0, -3):
+        with pytest.raises(ValueError, match=f"steps_per_epoch must be >= 1.*got {steps}"):
+            _config(tmp_path, steps_per_epoch=steps)
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        _config(tmp_path, epochs=0)
 
 
 def test_recipes_by_family_and_overrides():

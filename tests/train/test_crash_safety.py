@@ -1,0 +1,120 @@
+"""Crash safety of a run, the way an OOM killer hits it: SIGKILL at random moments and at the moment of each file
+write (seen by polling the run folder, no inotify), then the same command again; after every kill the run folder
+must hold only complete files and one consistent story, and the finished run must have every epoch exactly once."""
+import csv
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import h5py
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EPOCHS = 3
+FLAGS = ["--model=resnet-18", "--source=digits", "--image_size=32", "--batch_size=16", "--recipe=fast",
+         "--crop_scale=0.6,1", "--eval_crop=1", "--verbose=0", f"--epochs={EPOCHS}", "--steps_per_epoch=3"]
+# What the poller waits for before it kills: a file of that name changing (its rename has just happened), or a
+# temporary file being present (a write in progress).
+# In the order they come in a run (each restart redoes the unfinished epoch, so the next moment comes again).
+MOMENTS = ["config.json", ".tmp-", "backup/epoch-0001.weights.h5", "backup/best-0001.keras", "progress.json",
+           "log.csv", ".tmp-", "progress.json", "model.keras", "evaluation.json", "confusion.png", "metrics.json",
+           "progress.json"]
+
+
+def _start(run):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "train.py"), *FLAGS, f"--run_dir={run}"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _snapshot(run):
+    seen = {}
+    for folder in (run, run / "backup"):
+        try:
+            with os.scandir(folder) as entries:
+                for e in entries:
+                    try:
+                        st = e.stat()
+                        seen[str(Path(e.path).relative_to(run))] = (st.st_size, st.st_mtime_ns)
+                    except FileNotFoundError:  # renamed or removed between listing and stat
+                        pass
+        except FileNotFoundError:
+            pass
+    return seen
+
+
+def _hit(moment, before, now):
+    if moment.startswith(".tmp-"):
+        return any(Path(name).name.startswith(".tmp-") for name in now)
+    return moment in now and now[moment] != before.get(moment)
+
+
+def _kill_when(proc, run, moment=None, delay=None, timeout=240):
+    """SIGKILL proc at `moment` (see MOMENTS) or after `delay` seconds; False if it finished first."""
+    start, before = time.monotonic(), _snapshot(run)
+    while proc.poll() is None and time.monotonic() - start < timeout:
+        now = _snapshot(run)
+        if (delay is not None and time.monotonic() - start >= delay) or (moment and _hit(moment, before, now)):
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return True
+        before = now
+        time.sleep(0.001)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0, out[-3000:]
+    return False
+
+
+def _check_invariants(run):
+    """Whatever the moment of the kill: complete files only, log.csv = the epochs progress.json says are done."""
+    progress = json.loads((run / "progress.json").read_text()) if (run / "progress.json").exists() else None
+    done = progress["epochs_done"] if progress else 0
+    epochs = [int(r["epoch"]) for r in csv.DictReader(open(run / "log.csv"))] if (run / "log.csv").exists() else []
+    # log.csv may lag progress.json only by the last commit's tidy-up, which the restart redoes
+    assert epochs in (list(range(done)), list(range(done - 1))), (epochs, done)
+    if done:
+        with h5py.File(run / "backup" / f"epoch-{done:04d}.weights.h5", "r") as f:
+            assert "layers" in f or len(f.keys()) > 0
+    for model in ("best.keras", "model.keras"):
+        if (run / model).exists():
+            with zipfile.ZipFile(run / model) as z:
+                assert z.testzip() is None and "model.weights.h5" in z.namelist(), model
+    for name in ("config.json", "data_report.json", "metrics.json", "evaluation.json"):
+        if (run / name).exists():
+            json.loads((run / name).read_text())
+    return done
+
+
+@pytest.mark.slow
+def test_sigkill_at_every_write_and_at_random_moments_loses_nothing(tmp_path):
+    run, rng, kills, budget = tmp_path / "run", random.Random(0), [], time.monotonic() + 240
+    plan = [("delay", rng.uniform(3, 12)) for _ in range(3)] + [("moment", m) for m in MOMENTS]
+    for kind, what in plan:
+        if time.monotonic() > budget:
+            break
+        proc = _start(run)
+        killed = _kill_when(proc, run, moment=what if kind == "moment" else None,
+                            delay=what if kind == "delay" else None)
+        if not killed:  # the run finished before that moment came (a kill after its last write, say)
+            break
+        kills.append(what)
+        _check_invariants(run)
+    assert len(kills) >= 8, kills
+    out = _start(run).communicate(timeout=400)[0]
+    assert _check_invariants(run) == EPOCHS, out[-3000:]
+    assert [int(r["epoch"]) for r in csv.DictReader(open(run / "log.csv"))] == list(range(EPOCHS))
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["best_val_accuracy"] > 0 and metrics["train_seconds"] > 0
+    print(f"survived {len(kills)} kills: {kills}")
+    # The same command on the finished run changes nothing and says so.
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    again = _start(run)
+    out = again.communicate(timeout=200)[0]
+    assert again.returncode == 0 and "already completed" in out, out[-3000:]
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
