@@ -1,6 +1,6 @@
 """Files written whole or not at all (DESIGN decision 10), for every part of the package that writes one.
 
-A writer gets a temporary name beside the target (hidden, `.tmp-<id>-<name>`, so it keeps the target's extension
+A writer gets a temporary name beside the target (hidden, `.tmp-<pid>-<id>-<name>`, so it keeps the target's extension
 for writers that check it, like Keras' `.keras` / `.weights.h5` and matplotlib's format by suffix); when the block
 ends without error the file is flushed to disk and renamed onto the target, otherwise it is removed. A SIGKILL at
 any instant leaves the previous complete file or none, plus at worst a `.tmp-*` leftover that `remove_leftovers`
@@ -28,12 +28,27 @@ def _fsync(path, directory=False):
         os.close(fd)
 
 
+def temporary_name(name):
+    """A hidden name for `name` while it is written, carrying the writer's pid (see remove_leftovers)."""
+    return f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{name}"
+
+
+def _writer_alive(name):
+    try:
+        os.kill(int(name[len(TMP_PREFIX):].split("-", 1)[0]), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yields a temporary path beside `path`; whatever is written there replaces `path` when the block ends."""
     directory, name = os.path.split(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f"{TMP_PREFIX}{uuid.uuid4().hex[:8]}-{name}")
+    tmp = os.path.join(directory, temporary_name(name))
     try:
         yield tmp
         if os.path.isfile(tmp):
@@ -72,12 +87,13 @@ def read_json(path):
 
 
 def remove_leftovers(directory):
-    """Remove the temporary files and folders a killed writer left in `directory` (not below it); their count."""
+    """Remove the temporary files and folders that killed writers left in `directory` (not below it); their count.
+    A temporary name whose writer is still running (another process exporting or training beside us) is kept."""
     if not os.path.isdir(directory):
         return 0
     removed = 0
     for name in os.listdir(directory):
-        if name.startswith(TMP_PREFIX):
+        if name.startswith(TMP_PREFIX) and not _writer_alive(name):
             path = os.path.join(directory, name)
             shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
             removed += 1

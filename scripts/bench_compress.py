@@ -77,7 +77,8 @@ def latency_rows():
     import keras_cls
     from keras_cls.bench.latency import interleaved
     from keras_cls.compress import ptq
-    from keras_cls.export.lite import TFLiteModel, write_atomic
+    from keras_cls.export.lite import TFLiteModel
+    from keras_cls.files import write_bytes
 
     rows = []
     print("| model | px | float32 ms | int8 ms | int8 speed-up |\n|---|---:|---:|---:|---:|")
@@ -85,8 +86,8 @@ def latency_rows():
         size = keras_cls.model_info(name)["resolution"]
         model = keras_cls.build(name)
         calibration = np.random.default_rng(0).uniform(0, 255, (8, size, size, 3)).astype("float32")
-        runners = {m: TFLiteModel(write_atomic(ptq.convert(model, m, calibration), f"{FLAGS.run_root}/{name}-{m}"
-                                                                                     ".tflite"))
+        runners = {m: TFLiteModel(write_bytes(f"{FLAGS.run_root}/{name}-{m}.tflite",
+                                              ptq.convert(model, m, calibration)))
                    for m in ("float32", "int8")}
         t = interleaved(runners, calibration[:1], repeats=FLAGS.repeats, warmup=3)
         speedup = t["float32"].median_ms / t["int8"].median_ms

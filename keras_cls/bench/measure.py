@@ -11,6 +11,7 @@ from typing import Tuple
 
 import numpy as np
 
+from keras_cls import files
 from keras_cls.bench.hardware import PeakMemory
 
 RUNTIMES = ("tf", "saved_model", "tflite_float32", "tflite_int8")
@@ -56,7 +57,6 @@ def tflite_files(model, config, out_dir, calibration=None, class_names=None):
     """{format: path} of the TFLite files the config needs (formats and runtimes), written to out_dir as
     model_<precision>.tflite. int8 calibrates on `calibration` (random images when None)."""
     from keras_cls.compress import ptq
-    from keras_cls.export.lite import write_atomic
 
     wanted = [m for m in ("float32", "float16", "int8")
               if f"tflite_{m}" in config.formats or f"tflite_{m}" in config.runtimes]
@@ -65,7 +65,7 @@ def tflite_files(model, config, out_dir, calibration=None, class_names=None):
     paths = {}
     for method in wanted:
         path = os.path.join(out_dir, f"model_{method}.tflite")
-        paths[f"tflite_{method}"] = write_atomic(ptq.convert(model, method, calibration, class_names), path)
+        paths[f"tflite_{method}"] = files.write_bytes(path, ptq.convert(model, method, calibration, class_names))
     return paths
 
 
@@ -74,7 +74,8 @@ def sizes_mb(model, config, lite_paths, workdir):
     result = {}
     if "keras" in config.formats:
         path = os.path.join(workdir, f"{model.name}.keras")
-        model.save(path)
+        with files.atomic_path(path) as tmp:
+            model.save(tmp)
         result["keras"] = os.path.getsize(path) / 2**20
     for fmt in config.formats:
         if fmt != "keras":

@@ -2,6 +2,8 @@
 runtime, training curves. Colours by family, the same in every plot."""
 import os
 
+from keras_cls import files
+
 COLOURS = {"efficientnet": "tab:green", "resnet": "tab:blue"}
 
 
@@ -16,7 +18,8 @@ def _pyplot():
 
 def _save(fig, path):
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with files.atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     _pyplot().close(fig)
     return path
 

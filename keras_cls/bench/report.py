@@ -4,8 +4,10 @@ that keras_cls.bench.compare.run makes. Tables are column specs (header, functio
 import base64
 import csv
 import html
-import json
+import io
 import os
+
+from keras_cls import files
 
 
 def _f(fmt, key):
@@ -68,11 +70,11 @@ def html_table(rows, columns):
 
 
 def write_csv(path, rows, columns):
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow([h for h, _ in columns])
-        writer.writerows([[fn(r) for _, fn in columns] for r in rows])
-    return path
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow([h for h, _ in columns])
+    writer.writerows([[fn(r) for _, fn in columns] for r in rows])
+    return files.write_text(path, text.getvalue())
 
 
 def sections(result):
@@ -109,8 +111,7 @@ def write(out_dir, result):
 
     os.makedirs(out_dir, exist_ok=True)
     paths = {"json": os.path.join(out_dir, "result.json")}
-    with open(paths["json"], "w") as f:
-        json.dump(result, f, indent=1, default=str)
+    files.write_json(paths["json"], result)
     paths.update(plots.write_all(out_dir, result))
     tables = sections(result)
     for _, rows, columns, name in tables:
@@ -120,11 +121,9 @@ def write(out_dir, result):
     md += [f"## {title}\n\n{markdown(rows, columns)}" for title, rows, columns, _ in tables]
     md += ["## Plots\n"] + [f"![{name}]({file})" for name, file in images]
     paths["md"] = os.path.join(out_dir, "report.md")
-    with open(paths["md"], "w") as f:
-        f.write("\n\n".join(md) + "\n")
+    files.write_text(paths["md"], "\n\n".join(md) + "\n")
     paths["html"] = os.path.join(out_dir, "report.html")
-    with open(paths["html"], "w") as f:
-        f.write(_html(result, tables, [(name, os.path.join(out_dir, file)) for name, file in images]))
+    files.write_text(paths["html"], _html(result, tables, [(name, os.path.join(out_dir, file)) for name, file in images]))
     return paths
 
 

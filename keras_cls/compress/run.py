@@ -6,13 +6,13 @@ the reference each row's accuracy and speed are compared with.
 """
 import dataclasses
 import gzip
-import json
 import os
 import time
 from typing import Tuple
 
 import numpy as np
 
+from keras_cls import files
 from keras_cls.compress import ptq
 
 FINE_TUNED = ("qat", "prune")
@@ -116,7 +116,7 @@ def _artifacts(model, data, config, class_names, log):
 def compress(model, data, config, out_dir, class_names=None, log=print):
     """Run the methods, write <out_dir>/<method>.tflite, table.md and table.json; returns the table rows."""
     from keras_cls.bench.latency import interleaved
-    from keras_cls.export.lite import TFLiteModel, write_atomic
+    from keras_cls.export.lite import TFLiteModel
 
     os.makedirs(out_dir, exist_ok=True)
     started = time.perf_counter()
@@ -124,7 +124,7 @@ def compress(model, data, config, out_dir, class_names=None, log=print):
     split = data.test if data.test is not None else data.validation
     rows, runners = [], {}
     for method, (content, report) in artifacts.items():
-        path = write_atomic(content, os.path.join(out_dir, f"{method}.tflite"))
+        path = files.write_bytes(os.path.join(out_dir, f"{method}.tflite"), content)
         runners[method] = TFLiteModel(path, num_threads=config.threads)
         log(f"  {method}: evaluating")
         rows.append({"method": method, "file": path, "bytes": len(content),
@@ -142,10 +142,8 @@ def compress(model, data, config, out_dir, class_names=None, log=print):
         row["gzip_vs_float32"] = row["gzip_bytes"] / reference["gzip_bytes"]
     payload = {"model": model.name, "config": dataclasses.asdict(config), "seconds": time.perf_counter() - started,
                "rows": rows, "sparsity_layers": {m: r for m, (_, r) in artifacts.items() if r}}
-    with open(os.path.join(out_dir, "table.json"), "w") as f:
-        json.dump(payload, f, indent=1)
-    with open(os.path.join(out_dir, "table.md"), "w") as f:
-        f.write(table(rows) + "\n")
+    files.write_json(os.path.join(out_dir, "table.json"), payload)
+    files.write_text(os.path.join(out_dir, "table.md"), table(rows) + "\n")
     return rows
 
 

@@ -5,12 +5,11 @@ in [0, 255] -> resize to the model's resolution -> model -> classes, class_names
 the outputs of the SavedModel's signatures. Encoded bytes are decoded outside (TFLite has no image decoders
 among its built-in ops); `TFLiteModel.classify_bytes` does it with the same decoder the SavedModel uses.
 """
-import os
-import uuid
 
 import numpy as np
 import tensorflow as tf
 
+from keras_cls import files
 from keras_cls.export.saved_model import ServingModule
 
 
@@ -36,25 +35,11 @@ def converter(model, class_names=None, top_k=5):
     return result
 
 
-def write_atomic(data, path):
-    """Write bytes to `path` through a temporary file beside it, so no reader ever sees half a file."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
 def tflite(model, path, class_names=None, top_k=5):
     """Export `model` as a float32 TFLite file at `path` (written whole or not at all); returns the path."""
     if not path.endswith(".tflite"):
         raise ValueError(f"TFLite path {path!r} must end with .tflite")
-    return write_atomic(converter(model, class_names, top_k).convert(), path)
+    return files.write_bytes(path, converter(model, class_names, top_k).convert())
 
 
 def interpreter(path_or_bytes, num_threads=2):

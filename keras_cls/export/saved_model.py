@@ -10,10 +10,10 @@ All return classes (int64, top-k), class_names (string, top-k), probabilities (t
 import os
 import re
 import shutil
-import uuid
 
 import tensorflow as tf
 
+from keras_cls import files
 from keras_cls.data.decode import decode_rgb
 
 
@@ -94,7 +94,8 @@ def saved_model(model, root="saved_models", name=None, version=None, class_names
     if os.path.exists(final):
         raise ValueError(f"{final} exists; versions are never overwritten (omit version for the next one)")
     os.makedirs(model_dir, exist_ok=True)
-    tmp = os.path.join(model_dir, f".tmp-{version}-{uuid.uuid4().hex[:8]}")  # not all digits: servers skip it
+    files.remove_leftovers(model_dir)  # versions that killed exports left half-written
+    tmp = os.path.join(model_dir, files.temporary_name(str(version)))  # not all digits: servers skip it
     try:
         tf.saved_model.save(module, tmp, signatures=module.signatures())
         os.rename(tmp, final)
@@ -110,6 +111,4 @@ def write_models_config(root="saved_models", path=None):
     entries = "".join(f'  config {{\n    name: "{n}"\n    base_path: "{os.path.join(root, n)}"\n'
                       f'    model_platform: "tensorflow"\n  }}\n' for n in names)
     path = path or os.path.join(root, "models.config")
-    with open(path, "w") as f:
-        f.write(f"model_config_list {{\n{entries}}}\n")
-    return path
+    return files.write_text(path, f"model_config_list {{\n{entries}}}\n")

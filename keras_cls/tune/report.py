@@ -2,9 +2,10 @@
 and a plot of the objective by trial and by family."""
 import csv
 import dataclasses
-import json
+import io
 import os
 
+from keras_cls import files
 from keras_cls.models import get_spec
 from keras_cls.tune.search import choose, configs
 
@@ -80,7 +81,8 @@ def plot(rows, path, objective):
     by_trial.legend()
     by_family.set(xticks=range(len(families)), xticklabels=families, title=f"{objective} by family")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with files.atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
 
 
@@ -88,13 +90,12 @@ def write(tuner, out_dir, objective):
     """trials.md, trials.csv, best_config.json and objective.png in out_dir; returns the rows."""
     os.makedirs(out_dir, exist_ok=True)
     rows = trial_rows(tuner)
-    with open(os.path.join(out_dir, "trials.md"), "w") as f:
-        f.write(table(rows) + "\n")
-    with open(os.path.join(out_dir, "trials.csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    with open(os.path.join(out_dir, "best_config.json"), "w") as f:
-        json.dump(best_config(tuner), f, indent=1)
+    files.write_text(os.path.join(out_dir, "trials.md"), table(rows) + "\n")
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    files.write_text(os.path.join(out_dir, "trials.csv"), text.getvalue())
+    files.write_json(os.path.join(out_dir, "best_config.json"), best_config(tuner))
     plot(rows, os.path.join(out_dir, "objective.png"), objective)
     return rows

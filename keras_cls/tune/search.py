@@ -12,8 +12,21 @@ import subprocess
 import sys
 
 import keras_tuner as kt
+from keras_tuner.src import utils as kt_utils
 
+from keras_cls import files
 from keras_cls.tune.space import AUGMENT
+
+
+def _save_json_whole(path, obj):
+    """Keras Tuner writes trial.json, oracle.json and its own state in place: a kill during a write left a file
+    that made every later resume fail. The same content, written whole or not at all."""
+    text = json.dumps(obj)
+    files.write_text(path, text)
+    return text
+
+
+kt_utils.save_json = _save_json_whole  # Keras Tuner's Stateful.save and Tuner look it up at each call
 
 REPORTED = {"val_accuracy": "max", "val_loss": "min", "val_top5": "max", "accuracy": "max", "loss": "min",
             "top5": "max"}
@@ -116,8 +129,7 @@ class _TrialProcesses:
         os.makedirs(run_dir, exist_ok=True)
         train, data = self.hypermodel.configs(trial.hyperparameters, run_dir)
         config = os.path.join(run_dir, "trial_config.json")
-        with open(config, "w") as f:
-            json.dump({"train": dataclasses.asdict(train), "data": dataclasses.asdict(data)}, f, indent=1)
+        files.write_json(config, {"train": dataclasses.asdict(train), "data": dataclasses.asdict(data)})
         child = subprocess.run([sys.executable, "-m", "keras_cls.tune.trial", config, str(os.getpid())])
         if child.returncode != 0:
             raise RuntimeError(f"trial {trial.trial_id} failed (exit {child.returncode}); see {run_dir}")

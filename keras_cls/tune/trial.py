@@ -28,7 +28,10 @@ def main(path, parent_pid):
         config = json.load(f)
     data = config["data"]
     data["crop_scale"] = tuple(data["crop_scale"])
-    Trainer(TrainConfig(**config["train"]), DataConfig(**data)).run()
+    try:
+        Trainer(TrainConfig(**config["train"]), DataConfig(**data)).run()
+    except ValueError as e:  # a trial that cannot train (the Trainer's checks): one line, not a traceback
+        sys.exit(f"trial {path}: error: {e}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from keras_cls.compress import CompressConfig, ptq, to_keras, to_tf_keras
-from keras_cls.export.lite import TFLiteModel, write_atomic
+from keras_cls.export.lite import TFLiteModel
+from keras_cls.files import write_bytes
 from tests.compress.conftest import INT8_STEP, agreement, small
 
 pytest.importorskip("tensorflow_model_optimization", reason="needs tensorflow-model-optimization ([compress])")
@@ -20,7 +21,7 @@ BOUNDS = {"float32": 1.0, "float16": 0.95, "dynamic": 0.9, "int8": 0.8}
 
 
 def _lite(content, tmp_path, name):
-    return TFLiteModel(write_atomic(content, str(tmp_path / f"{name}.tflite")))
+    return TFLiteModel(write_bytes(str(tmp_path / f"{name}.tflite"), content))
 
 
 @pytest.mark.parametrize("family", FAMILIES)

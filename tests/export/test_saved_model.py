@@ -77,9 +77,11 @@ def test_failure_while_writing_leaves_no_partial_version(model, tmp_path, monkey
         raise OSError("disk full (injected)")
 
     monkeypatch.setattr(tf.saved_model, "save", save_then_fail)
+    (tmp_path / "efficientnet-b0" / ".tmp-999999999-0123abcd-2").mkdir()  # what a killed export left behind
     with pytest.raises(OSError, match="injected"):
         saved_model(model, root=str(tmp_path), class_names=NAMES)
-    assert sorted(os.listdir(tmp_path / "efficientnet-b0")) == ["1"]  # no "2", no temporary folder left
+    # no "2", no temporary folder left: neither this one's nor the killed export's
+    assert sorted(os.listdir(tmp_path / "efficientnet-b0")) == ["1"]
     assert sorted(os.listdir(first)) == before and tf.saved_model.load(first) is not None
 
 

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import keras
 from keras_cls.export import TFLiteModel, tflite
-from keras_cls.export.lite import write_atomic
+from keras_cls.files import write_bytes
 from tests.export.conftest import NAMES, SIZE, jpeg, keras_scores
 
 lite = pytest.importorskip("ai_edge_litert", reason="running TFLite files needs ai-edge-litert (keras_cls[serving])")
@@ -59,10 +59,10 @@ def test_a_failed_write_keeps_the_previous_file(model, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="must end with .tflite"):
         tflite(model, str(tmp_path / "model.lite"))
     target = tmp_path / "b0.tflite"
-    write_atomic(b"version 1", str(target))
+    write_bytes(str(target), b"version 1")
     with pytest.raises(TypeError):
-        write_atomic("half written: str is not bytes", str(target))  # fails inside the write
+        write_bytes(str(target), "half written: str is not bytes")  # refused before writing
     monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(OSError("rename refused (injected)")))
     with pytest.raises(OSError, match="injected"):
-        write_atomic(b"version 2", str(target))  # fails after the write, before the rename
+        write_bytes(str(target), b"version 2")  # fails after the write, before the rename
     assert target.read_bytes() == b"version 1" and os.listdir(tmp_path) == ["b0.tflite"]

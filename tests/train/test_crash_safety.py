@@ -22,7 +22,7 @@ FLAGS = ["--model=resnet-18", "--source=digits", "--image_size=32", "--batch_siz
 # What the poller waits for before it kills: a file of that name changing (its rename has just happened), or a
 # temporary file being present (a write in progress).
 # In the order they come in a run (each restart redoes the unfinished epoch, so the next moment comes again).
-MOMENTS = ["config.json", ".tmp-", "backup/epoch-0001.weights.h5", "backup/best-0001.keras", "progress.json",
+MOMENTS = [".tmp-", "data_report.json", "backup/epoch-0001.weights.h5", "backup/best-0001.keras", "progress.json",
            "log.csv", ".tmp-", "progress.json", "model.keras", "evaluation.json", "confusion.png", "metrics.json",
            "progress.json"]
 
@@ -94,7 +94,8 @@ def _check_invariants(run):
 @pytest.mark.slow
 def test_sigkill_at_every_write_and_at_random_moments_loses_nothing(tmp_path):
     run, rng, kills, budget = tmp_path / "run", random.Random(0), [], time.monotonic() + 240
-    plan = [("delay", rng.uniform(3, 12)) for _ in range(3)] + [("moment", m) for m in MOMENTS]
+    plan = [("moment", "config.json")] + [("delay", rng.uniform(3, 12)) for _ in range(3)] + \
+        [("moment", m) for m in MOMENTS]
     for kind, what in plan:
         if time.monotonic() > budget:
             break
