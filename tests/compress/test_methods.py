@@ -29,7 +29,9 @@ def test_post_training_quantization(family, batch, digits_data, tmp_path):
     model = small(family)
     expected = model(batch, training=False).numpy()
     calibration = np.concatenate([x.numpy() for x, _ in digits_data.validation.take(2)])
-    methods = BOUNDS if family == "resnet-18" else ("float32", "int8")  # the converter is slow on B0's graph
+    # The converter is slow on B0's graph (~25 s a file): int8 only; B0's float32 file is checked in
+    # tests/export/test_tflite.py.
+    methods = BOUNDS if family == "resnet-18" else ("int8",)
     for method in methods:
         bound = BOUNDS[method]
         got = _lite(ptq.convert(model, method, calibration), tmp_path, method)(batch)["scores"]

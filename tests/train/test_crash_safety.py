@@ -23,8 +23,7 @@ FLAGS = ["--model=resnet-18", "--source=digits", "--image_size=32", "--batch_siz
 # temporary file being present (a write in progress).
 # In the order they come in a run (each restart redoes the unfinished epoch, so the next moment comes again).
 MOMENTS = [".tmp-", "data_report.json", "backup/epoch-0001.weights.h5", "backup/best-0001.keras", "progress.json",
-           "log.csv", ".tmp-", "progress.json", "model.keras", "evaluation.json", "confusion.png", "metrics.json",
-           "progress.json"]
+           "log.csv", "model.keras", "evaluation.json", "confusion.png", "metrics.json", "progress.json"]
 
 
 def _start(run):
@@ -94,7 +93,7 @@ def _check_invariants(run):
 @pytest.mark.slow
 def test_sigkill_at_every_write_and_at_random_moments_loses_nothing(tmp_path):
     run, rng, kills, budget = tmp_path / "run", random.Random(0), [], time.monotonic() + 240
-    plan = [("moment", "config.json")] + [("delay", rng.uniform(3, 12)) for _ in range(3)] + \
+    plan = [("moment", "config.json")] + [("delay", rng.uniform(3, 12)) for _ in range(2)] + \
         [("moment", m) for m in MOMENTS]
     for kind, what in plan:
         if time.monotonic() > budget:
@@ -106,7 +105,7 @@ def test_sigkill_at_every_write_and_at_random_moments_loses_nothing(tmp_path):
             break
         kills.append(what)
         _check_invariants(run)
-    assert len(kills) >= 8, kills
+    assert len(kills) >= 10, kills
     out = _start(run).communicate(timeout=400)[0]
     assert _check_invariants(run) == EPOCHS, out[-3000:]
     assert [int(r["epoch"]) for r in csv.DictReader(open(run / "log.csv"))] == list(range(EPOCHS))
