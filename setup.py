@@ -18,7 +18,7 @@ setup(
         # TensorFlow comes as two wheels; pick one: `pip install keras_cls[cpu]` or `keras_cls[gpu]`.
         "cpu": [f"tensorflow-cpu=={TF}"],
         "gpu": [f"tensorflow[and-cuda]=={TF}"],
-        "dev": ["pytest>=8", f"tf-keras=={TF}", "pillow>=10"],
+        "dev": ["pytest>=8", "pytest-xdist>=3.5", f"tf-keras=={TF}", "pillow>=10"],
         # keras-tuner 1.4.8 also needs tensorboard (every trial fails without it) and scikit-learn (Bayesian
         # optimization): both are install_requires above.
         "tune": ["keras-tuner==1.4.8"],

@@ -11,6 +11,8 @@ import tensorflow as tf
 from keras_cls.export import next_version, saved_model, write_models_config
 from tests.export.conftest import NAMES, SIZE, jpeg, keras_scores
 
+pytestmark = pytest.mark.xdist_group("export_fixtures")  # one worker builds and exports the shared model
+
 
 def test_saved_model_cli_shows_both_signatures(exported):
     path, _ = exported
