@@ -57,7 +57,7 @@ def digits_rows():
         if not os.path.exists(path):
             print(f"training {name} on digits ({FLAGS.epochs} epochs) ...", flush=True)
             digits.train_one(name, FLAGS.run_root, FLAGS.epochs)
-        model, class_names, _ = load_trained(path)
+        model, class_names, _, _ = load_trained(path)
         out = os.path.join(FLAGS.run_root, name, "compressed")
         print(f"compressing {name} ...", flush=True)
         found = compress(model, data, config, out, class_names, log=lambda m: print(m, flush=True))

@@ -34,7 +34,7 @@ def main(argv):
     try:
         data = pipeline.load(configflags.build(pipeline.DataConfig, "data"), one_hot=True)
         config = configflags.build(CompressConfig, "compress")
-        model, class_names, _ = load_trained(FLAGS.model_path)
+        model, class_names, _, _ = load_trained(FLAGS.model_path)
     except (ValueError, OSError) as e:
         sys.exit(f"compress.py: error: {e}")
     out_dir = FLAGS.out_dir or os.path.join(os.path.dirname(FLAGS.model_path), "compressed")

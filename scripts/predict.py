@@ -19,7 +19,7 @@ flags.DEFINE_integer("timeout", 60, "seconds to wait for a server")
 
 def _read(paths):
     """The files' bytes; a file that is empty or not an image at all is named before anything is sent."""
-    from keras_cls.data.decode import EMPTY, NOT_IMAGE, REASONS, problem
+    from keras_cls.data.decode import EMPTY, NOT_IMAGE, REASONS, TOO_LARGE, problem
 
     if not paths:
         raise ValueError("give one or more image files after the flags")
@@ -31,7 +31,7 @@ def _read(paths):
         with open(path, "rb") as f:
             encoded.append(f.read())
         code = int(problem(encoded[-1]))
-        if code in (EMPTY, NOT_IMAGE):
+        if code in (EMPTY, NOT_IMAGE, TOO_LARGE):
             raise ValueError(f"{path}: {REASONS[code]}")
     return encoded
 
@@ -40,21 +40,25 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines about saving drown the answer
     import tensorflow as tf
 
-    from keras_cls.export.client import ServingError, open_classifier
+    from keras_cls.export.client import ServingError, classify_each, open_classifier
 
     paths = argv[1:]
     try:
+        if flags.FLAGS.top_k is not None and flags.FLAGS.top_k < 1:
+            raise ValueError(f"--top_k must be >= 1 (or omitted for all the model returns), got {flags.FLAGS.top_k}")
         encoded = _read(paths)  # before the model loads: a wrong file name should not wait for it
-        outputs = open_classifier(flags.FLAGS.model, timeout=flags.FLAGS.timeout).classify(encoded)
-    except (ValueError, OSError, ServingError) as e:
+        outputs, bad = classify_each(open_classifier(flags.FLAGS.model, timeout=flags.FLAGS.timeout), encoded)
+    except (ValueError, OSError, ServingError, tf.errors.OpError) as e:
         sys.exit(f"predict.py: error: {e}")
-    except tf.errors.InvalidArgumentError as e:  # e.g. an image whose data is damaged past its header
-        sys.exit(f"predict.py: error: an image could not be decoded: {e.message}")
-    k = flags.FLAGS.top_k or outputs["classes"].shape[1]
-    for i, path in enumerate(paths):
-        print(path)
-        for rank, (name, p) in enumerate(zip(outputs["class_names"][i][:k], outputs["probabilities"][i][:k]), 1):
+    k = flags.FLAGS.top_k or (outputs["classes"].shape[1] if len(outputs["index"]) else 0)
+    for row, i in enumerate(outputs["index"]):
+        print(paths[i])
+        for rank, (name, p) in enumerate(zip(outputs["class_names"][row][:k], outputs["probabilities"][row][:k]), 1):
             print(f"  {rank}. {name:<20} {p:.4f}")
+    for i, message in bad.items():  # e.g. an image whose data is damaged past its header
+        print(f"predict.py: error: {paths[i]}: {message}", file=sys.stderr)
+    if bad:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -83,18 +83,20 @@ def measure_model(model, role, config, peak_gflops, out_dir, *, saved_model_path
     row = {"model": model.name, "role": role, "family": get_spec(model.name).family, "size": size,
            "params": model.count_params(), "gmacs": gmacs, "activation_mb": counts.activation_bytes / 2**20}
     with tempfile.TemporaryDirectory() as workdir:
-        lite = measure.tflite_files(model, config, out_dir, calibration, class_names)
+        contract = data.contract if data is not None else None
+        lite = measure.tflite_files(model, config, out_dir, calibration, class_names, contract)
         row["mb"] = measure.sizes_mb(model, config, lite, workdir)
         if "saved_model" in config.runtimes and saved_model_path is None:
-            saved_model_path = saved_model(model, root=workdir, class_names=class_names)
+            saved_model_path = saved_model(model, root=workdir, class_names=class_names, preprocessing=contract)
         row["infer_peak_mb"] = measure.inference_peak_mb(model, config)
         row.update(measure.training(model, config, gmacs, peak_gflops))
         candidates = measure.runtimes(model, config, lite, saved_model_path)
         latency = [{**r, "role": role}
                    for r in measure.latency_rows(model.name, candidates, config, size, gmacs, peak_gflops)]
     if data is not None:
-        split = data.test if data.test is not None else data.validation
-        row.update(measure.top1(model, {k: v for k, v in lite.items() if k == "tflite_int8"}, split))
+        name = "test" if data.test is not None else "validation"
+        row.update(measure.top1(model, {k: v for k, v in lite.items() if k == "tflite_int8"}, getattr(data, name),
+                                data.raw[name]))
     epochs = measure.curve(run_dir) if run_dir else []
     row["epochs_to_target"], row["seconds_to_target"] = measure.time_to_target(epochs, config.target_accuracy)
     return row, latency, epochs
@@ -133,8 +135,9 @@ def _trained(config, data_config, measure_config, peak, data, log):
                                measure_config.calibration_images)
     for name in config.models:
         run_dir = train(name, config, data_config, log)
-        model, class_names, _ = load_trained(os.path.join(run_dir, "model.keras"))
-        exports[name] = saved_model(model, root=config.export_root, name=name, class_names=class_names)
+        model, class_names, _, contract = load_trained(os.path.join(run_dir, "model.keras"))
+        exports[name] = saved_model(model, root=config.export_root, name=name, class_names=class_names,
+                                    preprocessing=contract)
         log(f"  {name}: exported {exports[name]}; measuring ...")
         row, lat, curves[name] = measure_model(model, "trained", measure_config, peak, run_dir,
                                                saved_model_path=exports[name], data=data, run_dir=run_dir,

@@ -53,7 +53,7 @@ def images(n, size, seed=0):
     return np.random.default_rng(seed).uniform(0, 255, (n, size, size, 3)).astype(np.float32)
 
 
-def tflite_files(model, config, out_dir, calibration=None, class_names=None):
+def tflite_files(model, config, out_dir, calibration=None, class_names=None, preprocessing=None):
     """{format: path} of the TFLite files the config needs (formats and runtimes), written to out_dir as
     model_<precision>.tflite. int8 calibrates on `calibration` (random images when None)."""
     from keras_cls.compress import ptq
@@ -65,7 +65,8 @@ def tflite_files(model, config, out_dir, calibration=None, class_names=None):
     paths = {}
     for method in wanted:
         path = os.path.join(out_dir, f"model_{method}.tflite")
-        paths[f"tflite_{method}"] = files.write_bytes(path, ptq.convert(model, method, calibration, class_names))
+        paths[f"tflite_{method}"] = files.write_bytes(path, ptq.convert(model, method, calibration, class_names,
+                                                                         preprocessing=preprocessing))
     return paths
 
 
@@ -169,8 +170,9 @@ def time_to_target(epochs, target):
     return (hit["epoch"], hit["seconds"]) if hit else (None, None)
 
 
-def top1(model, lite_paths, dataset):
-    """Top-1 of the Keras model and of each TFLite file on a dataset of (images, labels)."""
+def top1(model, lite_paths, dataset, raw):
+    """Top-1 of the Keras model on a dataset of (images, labels), and of each TFLite file on the same split as
+    decoded images (`raw`, Data.raw), which it preprocesses itself by the contract it carries."""
     from keras_cls.compress.run import top1 as lite_top1
     from keras_cls.evaluate import predictions
     from keras_cls.export.lite import TFLiteModel
@@ -178,5 +180,5 @@ def top1(model, lite_paths, dataset):
     probs, labels = predictions(model, dataset)
     result = {"top1": float(np.mean(probs.argmax(-1) == labels))}
     for fmt, path in lite_paths.items():
-        result[f"top1_{fmt}"] = lite_top1(TFLiteModel(path), dataset)
+        result[f"top1_{fmt}"] = lite_top1(TFLiteModel(path), raw)
     return result

@@ -23,14 +23,14 @@ def representative_images(images, model, limit=200):
 
 
 def convert(model, method="float32", representative=None, class_names=None, top_k=5, sparse=False,
-            per_channel=True):
+            per_channel=True, preprocessing=None):
     """TFLite bytes of `model` (Keras 3 or a tf_keras twin) quantized by `method`; `sparse` stores weights that
     are mostly zero (a pruned model's) in TFLite's sparse tensor format. `per_channel=False` quantizes int8
     weights with one scale per tensor: a smaller file (no scale and zero point per output channel; ~0.7 MB in
     EfficientNet-B0) at some accuracy."""
     if method not in METHODS:
         raise ValueError(f"unknown post-training quantization {method!r}; choose one of {', '.join(METHODS)}")
-    lite = converter(model, class_names, top_k)
+    lite = converter(model, class_names, top_k, preprocessing)
     lite.optimizations = ([tf.lite.Optimize.DEFAULT] if method != "float32" else []) + \
         ([tf.lite.Optimize.EXPERIMENTAL_SPARSITY] if sparse else [])
     if method == "float16":
@@ -45,8 +45,8 @@ def convert(model, method="float32", representative=None, class_names=None, top_
     return lite.convert()
 
 
-def convert_quantized(qat_model, class_names=None, top_k=5):
+def convert_quantized(qat_model, class_names=None, top_k=5, preprocessing=None):
     """int8 TFLite bytes of a quantization-aware model: the ranges come from its fake-quant nodes."""
-    lite = converter(qat_model, class_names, top_k)
+    lite = converter(qat_model, class_names, top_k, preprocessing)
     lite.optimizations = [tf.lite.Optimize.DEFAULT]
     return lite.convert()

@@ -72,14 +72,13 @@ def fine_tune(model, data, config, callbacks=()):
               callbacks=list(callbacks))
 
 
-def top1(lite_model, dataset):
-    """Top-1 accuracy of a TFLiteModel over a dataset of (images, one-hot or integer labels)."""
+def top1(lite_model, raw):
+    """Top-1 accuracy of a TFLiteModel over decoded (image, label) pairs (Data.raw), one image at a time: the
+    file applies the preprocessing contract itself, as it will in production."""
     right = seen = 0
-    for images, labels in dataset:
-        labels = labels.numpy()
-        labels = labels.argmax(-1) if labels.ndim == 2 else labels
-        right += int(np.sum(lite_model(images.numpy())["classes"][:, 0] == labels))
-        seen += len(labels)
+    for image, label in raw:
+        right += int(lite_model(image.numpy()[None])["classes"][0, 0] == int(label))
+        seen += 1
     return right / seen
 
 
@@ -94,13 +93,13 @@ def _artifacts(model, data, config, class_names, log):
         log(f"  {method}: converting")
         if method in ptq.METHODS:
             result[method] = (ptq.convert(model, method, calibration, class_names, config.top_k,
-                                          per_channel=config.per_channel), None)
+                                          per_channel=config.per_channel, preprocessing=data.contract), None)
         elif method == "qat":
             from keras_cls.compress import qat
 
             quantized = qat.quantize_aware(bridge.to_tf_keras(model))
             fine_tune(quantized, data, config)
-            result[method] = (ptq.convert_quantized(quantized, class_names, config.top_k), None)
+            result[method] = (ptq.convert_quantized(quantized, class_names, config.top_k, data.contract), None)
         else:
             from keras_cls.compress import prune
 
@@ -109,7 +108,8 @@ def _artifacts(model, data, config, class_names, log):
             fine_tune(pruned, data, config, callbacks=prune.callbacks())
             stripped = prune.strip(pruned)
             result[method] = (ptq.convert(bridge.to_keras(stripped), "float32", None, class_names, config.top_k,
-                                          sparse=True), prune.sparsity_report(stripped, config.prune_depthwise))
+                                          sparse=True, preprocessing=data.contract),
+                              prune.sparsity_report(stripped, config.prune_depthwise))
     return result
 
 
@@ -122,6 +122,7 @@ def compress(model, data, config, out_dir, class_names=None, log=print):
     started = time.perf_counter()
     artifacts = _artifacts(model, data, config, class_names, log)
     split = data.test if data.test is not None else data.validation
+    raw = data.raw["test" if data.test is not None else "validation"]
     rows, runners = [], {}
     for method, (content, report) in artifacts.items():
         path = files.write_bytes(os.path.join(out_dir, f"{method}.tflite"), content)
@@ -129,7 +130,7 @@ def compress(model, data, config, out_dir, class_names=None, log=print):
         log(f"  {method}: evaluating")
         rows.append({"method": method, "file": path, "bytes": len(content),
                      "gzip_bytes": len(gzip.compress(content, compresslevel=9)),
-                     "sparsity": report["sparsity"] if report else None, "top1": top1(runners[method], split)})
+                     "sparsity": report["sparsity"] if report else None, "top1": top1(runners[method], raw)})
     size = tuple(model.input_shape[1:3])
     x = first_images(split, 1).astype(np.float32).reshape(1, *size, 3)
     timings = interleaved(runners, x, repeats=config.latency_repeats, warmup=3)

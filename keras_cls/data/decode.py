@@ -9,13 +9,18 @@ from typing import List, Tuple
 
 import tensorflow as tf
 
-OK, EMPTY, NOT_IMAGE, TRUNCATED, UNDECODABLE = range(5)
-REASONS = {EMPTY: "empty (zero bytes)", NOT_IMAGE: "not an image (no JPEG/PNG/GIF/BMP signature)",
-           TRUNCATED: "truncated (no end marker)", UNDECODABLE: "undecodable image data"}
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
+from keras_cls.data.contract import MAX_PIXELS
+
+OK, EMPTY, NOT_IMAGE, TRUNCATED, UNDECODABLE, TOO_LARGE = range(6)
+REASONS = {EMPTY: "empty (zero bytes)", NOT_IMAGE: "not an image (no JPEG/PNG/GIF/BMP/WebP signature)",
+           TRUNCATED: "truncated (no end marker)", UNDECODABLE: "undecodable image data",
+           TOO_LARGE: "too many pixels for max_pixels (a decompression bomb?)"}
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 
 _JPEG, _PNG, _GIF87, _GIF89, _BMP = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM"
 _PNG_END = b"IEND\xaeB`\x82"
+_JPEG_SOF = (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF)
+_JPEG_STANDALONE = (0x01, 0xD0, 0xD1, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8)
 
 
 @dataclass
@@ -55,21 +60,100 @@ def _bmp_complete(data):
     return declared <= n
 
 
-def problem(data):
-    """0 when `data` looks like a whole JPEG/PNG/GIF/BMP image, else one of the REASONS codes (scalar int32)."""
-    jpeg, png = _starts(data, _JPEG), _starts(data, _PNG)
+def _webp(data):
+    padded = tf.strings.join([data, b"\x00" * 12])
+    return tf.logical_and(_starts(data, b"RIFF"), tf.equal(tf.strings.substr(padded, 8, 4), b"WEBP"))
+
+
+def _webp_complete(data):
+    return tf.cast(_uint(tf.strings.join([data, b"\x00" * 8]), 4, 4, little=True), tf.int32) + 8 <= \
+        tf.strings.length(data)
+
+
+def _uint(padded, pos, size, little=False):
+    """The unsigned integer in bytes pos..pos+size of `padded` (int64)."""
+    raw = tf.cast(tf.io.decode_raw(tf.strings.substr(padded, pos, size), tf.uint8), tf.int64)
+    weights = tf.constant([256 ** i for i in (range(size) if little else reversed(range(size)))], tf.int64)
+    return tf.reduce_sum(raw * weights)
+
+
+def _signed32(value):
+    """|x| of a little-endian int32 read as unsigned (BMP stores bottom-up images with a negative height)."""
+    return tf.abs(tf.where(value >= 2 ** 31, value - 2 ** 32, value))
+
+
+def _jpeg_pixels(padded, n):
+    """Width x height from the first start-of-frame segment, walking the segments from the start (header only)."""
+    def body(pos, pixels, steps):
+        marker = _uint(padded, pos + 1, 1)
+        sof = tf.reduce_any(tf.equal(marker, _JPEG_SOF))
+        standalone = tf.reduce_any(tf.equal(marker, _JPEG_STANDALONE))
+        valid = tf.equal(_uint(padded, pos, 1), 0xFF)
+        size = _uint(padded, pos + 5, 2) * _uint(padded, pos + 7, 2)
+        step = tf.where(tf.equal(marker, 0xFF), tf.constant(1, tf.int64),
+                        tf.where(standalone, tf.constant(2, tf.int64), 2 + _uint(padded, pos + 2, 2)))
+        return (pos + step, tf.where(tf.logical_and(valid, sof), size, pixels),
+                tf.where(valid, steps + 1, tf.constant(10_000, tf.int64)))
+
+    _, pixels, _ = tf.while_loop(lambda pos, pixels, steps: tf.logical_and(
+        tf.logical_and(pixels < 0, pos + 9 <= n), steps < 10_000), body,
+        (tf.constant(2, tf.int64), tf.constant(-1, tf.int64), tf.constant(0, tf.int64)))
+    return pixels
+
+
+def _webp_pixels(padded):
+    kind = tf.strings.substr(padded, 12, 4)
+    lossy = (_uint(padded, 26, 2, True) % 16384) * (_uint(padded, 28, 2, True) % 16384)
+    bits = _uint(padded, 21, 4, True)
+    lossless = (bits % 16384 + 1) * ((bits // 16384) % 16384 + 1)
+    extended = (_uint(padded, 24, 3, True) + 1) * (_uint(padded, 27, 3, True) + 1)
+    return tf.case([(tf.equal(kind, b"VP8 "), lambda: lossy), (tf.equal(kind, b"VP8L"), lambda: lossless),
+                    (tf.equal(kind, b"VP8X"), lambda: extended)], default=lambda: tf.constant(-1, tf.int64))
+
+
+def header_pixels(data):
+    """Width x height that an encoded image's header declares, read without decoding (int64; -1 when the format
+    is unknown or the header incomplete). This is what the pixel limit checks before any decoder runs."""
+    n = tf.cast(tf.strings.length(data), tf.int64)
+    padded = tf.strings.join([data, b"\x00" * 32])
+    return tf.case([
+        (_starts(data, _JPEG), lambda: _jpeg_pixels(padded, n)),
+        (_starts(data, _PNG), lambda: _uint(padded, 16, 4) * _uint(padded, 20, 4)),
+        (tf.logical_or(_starts(data, _GIF87), _starts(data, _GIF89)),
+         lambda: _uint(padded, 6, 2, True) * _uint(padded, 8, 2, True)),
+        (_starts(data, _BMP), lambda: _signed32(_uint(padded, 18, 4, True)) * _signed32(_uint(padded, 22, 4, True))),
+        (_webp(data), lambda: _webp_pixels(padded))], default=lambda: tf.constant(-1, tf.int64))
+
+
+def check_pixels(data, max_pixels=MAX_PIXELS):
+    """`data` (encoded image) unchanged, after checking the pixel count its header declares against the limit:
+    InvalidArgumentError naming the limit for a bomb, before any decoder allocates its pixels."""
+    pixels = header_pixels(data)
+    with tf.control_dependencies([tf.debugging.assert_less_equal(
+            pixels, tf.constant(max_pixels, tf.int64),
+            message=f"image refused: its header declares more pixels than the limit max_pixels={max_pixels:,}")]):
+        return tf.identity(data)
+
+
+def problem(data, max_pixels=MAX_PIXELS):
+    """0 when `data` looks like a whole JPEG/PNG/GIF/BMP/WebP image of at most max_pixels pixels (from its
+    header), else one of the REASONS codes (scalar int32)."""
+    jpeg, png, webp = _starts(data, _JPEG), _starts(data, _PNG), _webp(data)
     gif, bmp = tf.logical_or(_starts(data, _GIF87), _starts(data, _GIF89)), _starts(data, _BMP)
     complete = tf.reduce_any(tf.stack([
         tf.logical_and(jpeg, _ends(data, b"\xff\xd9")), tf.logical_and(png, _ends(data, _PNG_END)),
-        tf.logical_and(gif, _ends(data, b";")), tf.logical_and(bmp, _bmp_complete(data))]))
-    known = tf.reduce_any(tf.stack([jpeg, png, gif, bmp]))
+        tf.logical_and(gif, _ends(data, b";")), tf.logical_and(bmp, _bmp_complete(data)),
+        tf.logical_and(webp, _webp_complete(data))]))
+    known = tf.reduce_any(tf.stack([jpeg, png, gif, bmp, webp]))
     return tf.case([(tf.equal(tf.strings.length(data), 0), lambda: EMPTY),
                     (tf.logical_not(known), lambda: NOT_IMAGE),
-                    (tf.logical_not(complete), lambda: TRUNCATED)], default=lambda: OK)
+                    (tf.logical_not(complete), lambda: TRUNCATED),
+                    (header_pixels(data) > max_pixels, lambda: TOO_LARGE)], default=lambda: OK)
 
 
 def decode_rgb(data):
-    """Any JPEG/PNG (8 or 16 bit, gray, RGBA, palette)/GIF (first frame)/BMP, CMYK JPEG included -> uint8 RGB."""
+    """Any JPEG/PNG (8 or 16 bit, gray, RGBA, palette)/GIF (first frame)/BMP/WebP, CMYK JPEG included -> uint8
+    RGB. Check the pixel count first (check_pixels): the decoders allocate whatever the header declares."""
     image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
     image.set_shape([None, None, 3])
     return image
@@ -81,13 +165,13 @@ def _decodes(data):
     return any(True for _ in ds)
 
 
-def scan_encoded(dataset, names):
+def scan_encoded(dataset, names, max_pixels=MAX_PIXELS):
     """Check every element of a dataset of encoded images; returns (keep mask, DataReport).
 
     `names` labels each element in the report (file paths, or shard:record for TFRecords).
     """
     codes = []
-    for batch in dataset.map(problem, num_parallel_calls=tf.data.AUTOTUNE).batch(4096):
+    for batch in dataset.map(lambda d: problem(d, max_pixels), num_parallel_calls=tf.data.AUTOTUNE).batch(4096):
         codes.extend(int(c) for c in batch.numpy())
     report, keep = DataReport(seen=len(codes)), []
     suspicious = {i for i, c in enumerate(codes) if c == TRUNCATED}
@@ -101,10 +185,11 @@ def scan_encoded(dataset, names):
     return keep, report
 
 
-def full_decode_scan(dataset, names):
+def full_decode_scan(dataset, names, max_pixels=MAX_PIXELS):
     """Decode every element once (verify='full'): catches corruption inside otherwise well-formed files."""
     indexed = tf.data.Dataset.zip((tf.data.Dataset.range(len(names)), dataset))
-    decoded = indexed.map(lambda i, d: (i, tf.shape(decode_rgb(d))), num_parallel_calls=tf.data.AUTOTUNE)
+    decoded = indexed.map(lambda i, d: (i, tf.shape(decode_rgb(check_pixels(d, max_pixels)))),
+                          num_parallel_calls=tf.data.AUTOTUNE)
     good = {int(i) for i, _ in decoded.ignore_errors()}
     keep = [i in good for i in range(len(names))]
     return keep, DataReport(seen=len(names), skipped=[(n, REASONS[UNDECODABLE]) for n, k in zip(names, keep) if not k])

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_cls.data import decode, sources
+from keras_cls.data.contract import MAX_PIXELS, Preprocessing, to_uint8
 
 SOURCES = ("digits", "folder", "tfrecord", "cifar", "tfds", "arrays")
 VERIFY = ("header", "full", "none")
@@ -36,6 +37,7 @@ class DataConfig:
     pad_crop: int = 0                     # >0: CIFAR-style pad-and-random-crop (translation) instead of RRC
     flip: Optional[bool] = None           # None: the source decides (digits: no flip)
     eval_crop: float = 0.875
+    max_pixels: int = MAX_PIXELS          # images with more pixels (read from the header) are skipped as bombs
     randaugment: int = 0                  # RandAugment ops per image; 0 = off
     randaugment_factor: float = 0.5
     mixup: float = 0.0                    # MixUp alpha; 0 = off
@@ -73,6 +75,8 @@ class Data:
     sizes: Dict[str, Optional[int]]
     report: decode.DataReport = field(default_factory=decode.DataReport)
     note: str = ""
+    contract: Optional[Preprocessing] = None     # the evaluation transform: what every export must apply
+    raw: Dict[str, tf.data.Dataset] = field(default_factory=dict)  # validation/test as decoded (image, label)
 
     @property
     def num_classes(self):
@@ -120,7 +124,8 @@ def _scan_records(split, config):
             labels.extend(label.numpy().tolist())
             count += len(label)
         names += [f"{shard}:{i}" for i in range(count)]
-    keep, report = decode.scan_encoded(_records(split.items, config.label_offset).map(lambda d, l: d), names)
+    keep, report = decode.scan_encoded(_records(split.items, config.label_offset).map(lambda d, l: d), names,
+                                       config.max_pixels)
     return np.asarray(labels, dtype=np.int64)[np.asarray(keep, bool)] if labels else np.zeros(0, np.int64), report
 
 
@@ -134,7 +139,7 @@ def _scan(split, config):
     data = tf.data.Dataset.from_tensor_slices(split.items.astype(str)).map(tf.io.read_file,
                                                                              num_parallel_calls=AUTOTUNE)
     scanner = decode.full_decode_scan if config.verify == "full" else decode.scan_encoded
-    keep, report = scanner(data, list(split.items))
+    keep, report = scanner(data, list(split.items), config.max_pixels)
     return split.subset(np.asarray(keep, bool)), report
 
 
@@ -146,12 +151,17 @@ def _check_labels(split, num_classes, name):
     _check(not len(bad), f"{name} split has labels outside [0, {num_classes}): e.g. {sorted(set(bad.tolist()))[:5]}")
 
 
+def _check_every_class_has_images(split, class_names):
+    """A class folder whose every file was skipped: an error naming it, not a class the model can never predict."""
+    if split.kind != "files":
+        return
+    counts = np.bincount(split.labels, minlength=len(class_names))
+    empty = [class_names[i] for i in np.flatnonzero(counts == 0)]
+    _check(not empty, f"class(es) {empty} have no usable image in the train split (their files were skipped: "
+                      "see the data report) and could never be learned; fix or remove them")
+
+
 # ---- transforms -----------------------------------------------------------------------------------------------
-
-def _to_uint8(image, size):
-    image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-    return tf.ensure_shape(image, [size, size, 3])
-
 
 def train_transform(image, seed, size, crop_scale, flip, pad_crop=0):
     """Random-resized-crop (area in crop_scale, aspect 3/4..4/3) to size x size, or with pad_crop > 0 the
@@ -167,16 +177,7 @@ def train_transform(image, seed, size, crop_scale, flip, pad_crop=0):
         image = tf.image.resize(tf.slice(image, begin, crop), (size, size), method="bilinear")
     if flip:
         image = tf.image.stateless_random_flip_left_right(image, seed=seed + 1)
-    return _to_uint8(image, size)
-
-
-def eval_transform(image, size, crop):
-    """Resize so that the center crop of `crop` of the shorter side becomes size x size, then crop."""
-    shape = tf.cast(tf.shape(image)[:2], tf.float32)
-    scale = size / (crop * tf.reduce_min(shape))
-    resized = tf.maximum(tf.cast(tf.round(shape * scale), tf.int32), size)
-    image = tf.image.resize(image, resized, method="bilinear")
-    return _to_uint8(tf.image.resize_with_crop_or_pad(image, size, size), size)
+    return to_uint8(image, size)
 
 
 def batch_augment(config):
@@ -206,30 +207,33 @@ def batch_augment(config):
 
 # ---- assembly -------------------------------------------------------------------------------------------------
 
-def _decoded(split, config, training):
+def _decoded(split, config, training, cache=True):
     """Dataset of (uint8 RGB image, label), shuffled when training."""
-    shuffle_early = training and not config.cache
+    cache = config.cache if cache else None
+    shuffle_early = training and not cache
     if split.kind == "files":
         ds = tf.data.Dataset.from_tensor_slices((split.items.astype(str), split.labels))
         if shuffle_early:
             ds = ds.shuffle(len(split), seed=config.seed, reshuffle_each_iteration=True)
-        ds = ds.map(lambda p, y: (decode.decode_rgb(tf.io.read_file(p)), y), num_parallel_calls=AUTOTUNE)
+        ds = ds.map(lambda p, y: (decode.decode_rgb(decode.check_pixels(tf.io.read_file(p), config.max_pixels)), y),
+                    num_parallel_calls=AUTOTUNE)
     elif split.kind == "records":
         files = tf.data.Dataset.from_tensor_slices(list(split.items))
         if shuffle_early:
             files = files.shuffle(len(split.items), seed=config.seed, reshuffle_each_iteration=True)
         ds = files.interleave(tf.data.TFRecordDataset, num_parallel_calls=AUTOTUNE).map(
             lambda r: _parse(r, config.label_offset), num_parallel_calls=AUTOTUNE)
-        ds = ds.filter(lambda d, y: tf.reduce_all([decode.problem(d) != c for c in (decode.EMPTY, decode.NOT_IMAGE)]))
+        ds = ds.filter(lambda d, y: tf.reduce_all([decode.problem(d, config.max_pixels) != c
+                                                   for c in (decode.EMPTY, decode.NOT_IMAGE, decode.TOO_LARGE)]))
         ds = ds.map(lambda d, y: (decode.decode_rgb(d), y), num_parallel_calls=AUTOTUNE)
     elif split.kind == "pixels":
         ds = tf.data.Dataset.from_tensor_slices((split.items, split.labels))
     else:
         ds = split.items.map(lambda x, y: (_rgb(x), tf.cast(y, tf.int64)), num_parallel_calls=AUTOTUNE)
     ds = ds.ignore_errors(log_warning=True)  # the scan found the bad inputs; this is the last safety net
-    if config.cache:
-        ds = ds.cache("" if config.cache == "memory" else config.cache)
-    if training and (config.cache or split.kind in ("pixels", "dataset")):
+    if cache:
+        ds = ds.cache("" if cache == "memory" else cache)
+    if training and (cache or split.kind in ("pixels", "dataset")):
         ds = ds.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True)
     return ds
 
@@ -248,7 +252,8 @@ def make_dataset(split, config, training, flip, num_classes, one_hot):
             lambda xy, s: (train_transform(xy[0], s, size, config.crop_scale, flip, config.pad_crop), xy[1]),
             num_parallel_calls=AUTOTUNE)
     else:
-        ds = ds.map(lambda x, y: (eval_transform(x, size, config.eval_crop), y), num_parallel_calls=AUTOTUNE)
+        contract = Preprocessing.of_data(config)  # what every export of a model trained on this data applies
+        ds = ds.map(lambda x, y: (contract.apply(x), y), num_parallel_calls=AUTOTUNE)
     ds = ds.batch(config.batch_size, drop_remainder=training, num_parallel_calls=AUTOTUNE)
     if one_hot:
         ds = ds.map(lambda x, y: (x, tf.one_hot(y, num_classes)), num_parallel_calls=AUTOTUNE)
@@ -275,7 +280,7 @@ def load(config=DataConfig(), arrays=None, one_hot=False):
     num_classes = config.num_classes or len(source.class_names)
     _check(num_classes > 0, "the dataset has no classes")
     names = source.class_names or [str(i) for i in range(num_classes)]
-    report, splits = decode.DataReport(), {}
+    report, splits = decode.DataReport(seen=len(source.skipped), skipped=list(source.skipped)), {}
     for name in ("train", "validation", "test"):
         split = getattr(source, name)
         if split is None:
@@ -285,6 +290,7 @@ def load(config=DataConfig(), arrays=None, one_hot=False):
         _check(split.kind == "dataset" or len(split) > 0, f"the {name} split is empty: no usable images")
         _check_labels(split, num_classes, name)
         splits[name] = split
+    _check_every_class_has_images(splits["train"], names)
     if config.strict and report.skipped:
         item, reason = report.skipped[0]
         raise ValueError(f"bad input {item!r}: {reason} ({len(report.skipped)} bad in all; strict=False skips them)")
@@ -292,8 +298,11 @@ def load(config=DataConfig(), arrays=None, one_hot=False):
     datasets = {name: make_dataset(split, config, name == "train", flip, num_classes, one_hot)
                 for name, split in splits.items()}
     sizes = {name: (len(split) if split.kind != "dataset" else None) for name, split in splits.items()}
+    # Evaluation splits before the contract, one image at a time: for runtimes that apply the contract themselves
+    # (a TFLite file or a SavedModel measured on the same images as the Keras model).
+    raw = {name: _decoded(split, config, False, cache=False) for name, split in splits.items() if name != "train"}
     return Data(datasets["train"], datasets.get("validation"), datasets.get("test"), names, sizes, report,
-                source.note)
+                source.note, Preprocessing.of_data(config), raw)
 
 
 def steps_per_epoch(data, batch_size):

@@ -7,8 +7,8 @@ training split deterministically (every k-th item, so per-class order keeps them
 import glob
 import os
 import pickle
-from dataclasses import dataclass
-from typing import List, Optional
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -40,6 +40,7 @@ class SourceData:
     class_names: List[str]
     flip: bool = True               # whether a horizontal flip preserves the label (not for digits)
     note: str = ""
+    skipped: List[Tuple[str, str]] = field(default_factory=list)  # entries not read at all: (path, reason)
 
 
 def holdout(n, fraction):
@@ -101,16 +102,43 @@ def _class_folders(root):
     return classes
 
 
-def _files_split(root, class_names, require_images=False):
+def _unusable(path, name):
+    """Why a class folder entry cannot be read as an image file, or None when it can be."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "file name is not valid UTF-8 (rename it)"
+    if os.path.islink(path) and not os.path.exists(path):
+        return "broken link"
+    if os.path.isdir(path):
+        return "a folder (images in nested folders are not read: one folder per class)"
+    if not name.lower().endswith(IMAGE_EXTENSIONS):
+        return f"not an image file name (allowed: {', '.join(IMAGE_EXTENSIONS)})"
+    if not os.path.isfile(path):
+        return "not a regular file"
+    if not os.access(path, os.R_OK):
+        return "unreadable (permission denied)"
+    return None
+
+
+def _files_split(root, class_names, skipped, require_images=False):
+    """The image files of each class folder; every other entry goes to `skipped` with its reason."""
     paths, labels = [], []
     for label, name in enumerate(class_names):
         folder = os.path.join(root, name)
         if not os.path.isdir(folder):
             continue
-        files = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS))
+        files = []
+        for entry in sorted(os.listdir(folder)):
+            path = os.path.join(folder, entry)
+            reason = _unusable(path, entry)
+            if reason:
+                skipped.append((os.fsencode(path).decode("utf-8", "replace"), reason))
+            else:
+                files.append(path)
         if not files and require_images:
             raise ValueError(f"class folder {folder!r} has no images ({', '.join(IMAGE_EXTENSIONS)})")
-        paths += [os.path.join(folder, f) for f in files]
+        paths += files
         labels += [label] * len(files)
     return Split("files", np.array(paths, dtype=object), np.array(labels, dtype=np.int64))
 
@@ -128,14 +156,15 @@ def folder(path):
     sub = {name: os.path.join(path, name) for name in ("train", "val", "validation", "test")
            if os.path.isdir(os.path.join(path, name))}
     train_root = sub.get("train", path)
-    class_names = _class_folders(train_root)
-    splits = {"train": _files_split(train_root, class_names, require_images=True)}
+    class_names, skipped = _class_folders(train_root), []
+    splits = {"train": _files_split(train_root, class_names, skipped, require_images=True)}
     for split, names in (("validation", ("validation", "val")), ("test", ("test",))):
         root = next((sub[n] for n in names if n in sub), None)
         if root is not None:
             _check_split_classes(root, class_names)
-            splits[split] = _files_split(root, class_names)
-    return SourceData(splits["train"], splits.get("validation"), splits.get("test"), class_names)
+            splits[split] = _files_split(root, class_names, skipped)
+    return SourceData(splits["train"], splits.get("validation"), splits.get("test"), class_names,
+                      skipped=skipped)
 
 
 def _shards(path, split):

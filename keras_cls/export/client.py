@@ -4,7 +4,10 @@ Each has `classify(encoded)`: a list of encoded images (JPEG, PNG, GIF, BMP byte
 class_names (str), probabilities (top-k) and scores (all classes), one row per image. `open_classifier(target)`
 picks the client from the target: http://host:port/<model>, grpc://host:port/<model>, a .tflite file, or a
 SavedModel folder (a version folder, or a model folder whose newest version is used).
-REST and gRPC clients also take image arrays: `predict(images, signature="serve_images")`.
+REST and gRPC clients also take image arrays: `predict(images, signature="serve_images")`. Every client's
+errors are ServingError (the server's or the signature's message); `classify_each(client, encoded)` classifies
+the good images of a batch and names the bad ones. The images are preprocessed by the model's own contract, in the
+signature or the TFLite file, so every client gets the scores evaluation measured.
 """
 import base64
 import json
@@ -150,7 +153,12 @@ class SavedModelClassifier:
     def classify(self, encoded):
         import tensorflow as tf
 
-        return _as_numpy({k: v.numpy() for k, v in self.signature(images=tf.constant(list(encoded))).items()})
+        from keras_cls.export.saved_model import error_message
+
+        try:
+            return _as_numpy({k: v.numpy() for k, v in self.signature(images=tf.constant(list(encoded))).items()})
+        except tf.errors.InvalidArgumentError as e:  # what TF Serving would answer: INVALID_ARGUMENT
+            raise ServingError(error_message(e.message)) from e
 
 
 class TFLiteClassifier:
@@ -160,7 +168,33 @@ class TFLiteClassifier:
         self.model = TFLiteModel(path, num_threads)
 
     def classify(self, encoded):
-        return _as_numpy(self.model.classify_bytes(list(encoded)))
+        import tensorflow as tf
+
+        try:
+            return _as_numpy(self.model.classify_bytes(list(encoded)))
+        except tf.errors.InvalidArgumentError as e:
+            raise ServingError(e.message) from e
+
+
+def classify_each(client, encoded):
+    """Per-image mode. TF Serving refuses a whole batch when one image in it is bad, without saying which: send
+    the batch, and when it is refused, each image alone. Returns (outputs of the good images with their
+    positions under "index", {position: error message} of the bad ones)."""
+    encoded = list(encoded)
+    try:
+        return {**client.classify(encoded), "index": np.arange(len(encoded))}, {}
+    except (ServingError, ValueError):
+        pass
+    good, bad = [], {}
+    for i, data in enumerate(encoded):
+        try:
+            good.append((i, client.classify([data])))
+        except (ServingError, ValueError) as e:
+            bad[i] = str(e)
+    if not good:
+        return {"index": np.zeros(0, np.int64)}, bad
+    outputs = {key: np.concatenate([o[key] for _, o in good]) for key in good[0][1]}
+    return {**outputs, "index": np.array([i for i, _ in good])}, bad
 
 
 def open_classifier(target, timeout=60):

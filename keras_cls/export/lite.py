@@ -1,21 +1,24 @@
 """TFLite export with the serving contract of `serve_images`, and a runner for the files.
 
-The file has one signature (TFLite names it serving_default): `images`, a float32 RGB batch of any size with values
-in [0, 255] -> resize to the model's resolution -> model -> classes, class_names, probabilities (top-k) and scores,
-the outputs of the SavedModel's signatures. Encoded bytes are decoded outside (TFLite has no image decoders
-among its built-in ops); `TFLiteModel.classify_bytes` does it with the same decoder the SavedModel uses.
+The file has two signatures: `serve_images` (`images`, a float32 RGB batch of any size with values in [0, 255] ->
+the model's preprocessing contract -> model -> classes, class_names, probabilities (top-k) and scores, the outputs
+of the SavedModel's signatures) and `preprocessing` (the contract as JSON). Encoded bytes are decoded outside
+(TFLite has no image decoders among its built-in ops); `TFLiteModel.classify_bytes` checks the pixel limit from the
+header and decodes with the same functions the SavedModel uses. TFLite has no Assert op: the runner checks its
+inputs (3 channels, finite values, pixel limit) in Python before calling the interpreter.
 """
 
 import numpy as np
 import tensorflow as tf
 
 from keras_cls import files
-from keras_cls.export.saved_model import ServingModule
+from keras_cls.data.contract import MAX_PIXELS, Preprocessing
+from keras_cls.export.saved_model import ServingModule, error_message
 
 
 class TFLiteModule(ServingModule):
-    def __init__(self, model, class_names=None, top_k=5):
-        super().__init__(model, class_names, top_k)
+    def __init__(self, model, class_names=None, top_k=5, preprocessing=None):
+        super().__init__(model, class_names, top_k, preprocessing)
         # The converter freezes only the tf.Variables it finds on the module: Keras 3 wraps them, so name them
         # (tf_keras models, e.g. tfmot's, hold tf.Variables). A SavedModel would store them twice this way;
         # ServingModule does not do it.
@@ -25,21 +28,25 @@ class TFLiteModule(ServingModule):
         # No empty-batch branch: a tf.cond becomes a control-flow subgraph that XNNPACK does not run.
         return tf.cast(self.model(pixels, training=False), tf.float32)
 
+    def _checked(self, images):
+        return images  # TFLite drops Assert ops: TFLiteModel checks the inputs before the interpreter runs
 
-def converter(model, class_names=None, top_k=5):
+
+def converter(model, class_names=None, top_k=5, preprocessing=None):
     """A TFLiteConverter for `model` wrapped in the serving contract; set quantization options on it, then
     convert(). The module must stay alive until convert() has run, so it rides on the converter."""
-    module = TFLiteModule(model, class_names, top_k)
-    result = tf.lite.TFLiteConverter.from_concrete_functions([module.serve_images.get_concrete_function()], module)
+    module = TFLiteModule(model, class_names, top_k, preprocessing)
+    functions = [module.serve_images.get_concrete_function(), module.preprocessing.get_concrete_function()]
+    result = tf.lite.TFLiteConverter.from_concrete_functions(functions, module)
     result.keras_cls_module = module
     return result
 
 
-def tflite(model, path, class_names=None, top_k=5):
+def tflite(model, path, class_names=None, top_k=5, preprocessing=None):
     """Export `model` as a float32 TFLite file at `path` (written whole or not at all); returns the path."""
     if not path.endswith(".tflite"):
         raise ValueError(f"TFLite path {path!r} must end with .tflite")
-    return files.write_bytes(path, converter(model, class_names, top_k).convert())
+    return files.write_bytes(path, converter(model, class_names, top_k, preprocessing).convert())
 
 
 def interpreter(path_or_bytes, num_threads=2):
@@ -58,10 +65,18 @@ class TFLiteModel:
     def __init__(self, path, num_threads=2):
         self.interpreter = interpreter(path, num_threads)
         signatures = self.interpreter.get_signature_list()
-        if len(signatures) != 1 or signatures[next(iter(signatures))]["inputs"] != ["images"]:
+        serve = [name for name, s in signatures.items() if s["inputs"] == ["images"]]
+        if len(serve) != 1 or set(signatures) - {serve[0], "preprocessing"}:
             raise ValueError(f"{path} is not a keras_cls TFLite classifier (signatures: {signatures})")
-        self.runner = self.interpreter.get_signature_runner(next(iter(signatures)))
+        self.runner = self.interpreter.get_signature_runner(serve[0])
         self.input_dtype = self.runner.get_input_details()["images"]["dtype"]
+        self.contract = Preprocessing.from_json(
+            self.interpreter.get_signature_runner("preprocessing")()["preprocessing"].item().decode()) \
+            if "preprocessing" in signatures else None
+
+    @property
+    def max_pixels(self):
+        return self.contract.max_pixels if self.contract else MAX_PIXELS
 
     def __call__(self, images):
         images = np.asarray(images)
@@ -69,14 +84,25 @@ class TFLiteModel:
             raise ValueError(f"images must be a batch of RGB images (batch, height, width, 3); got {images.shape}")
         if images.shape[0] == 0:
             raise ValueError("images is an empty batch")
+        if images.shape[1] * images.shape[2] > self.max_pixels:
+            raise ValueError(f"images of {images.shape[2]}x{images.shape[1]} have more pixels than the limit "
+                             f"max_pixels={self.max_pixels:,}")
+        if images.dtype.kind == "f" and not np.isfinite(images).all():
+            raise ValueError("images must be finite (no NaN or infinity)")
         return self.runner(images=images.astype(self.input_dtype))
 
     def classify_bytes(self, encoded):
-        """Decode each encoded image (JPEG, PNG, GIF, BMP) as serving_default does and classify them one by one
-        (they may differ in size); returns the outputs stacked over the images."""
-        from keras_cls.data.decode import decode_rgb
+        """Check the pixel limit from each encoded image's header, decode it (JPEG, PNG, GIF, BMP, WebP) as
+        serving_default does and classify them one by one (they may differ in size); returns the outputs stacked
+        over the images. Errors name the image by its position."""
+        from keras_cls.data.decode import check_pixels, decode_rgb
 
         if not encoded:
             raise ValueError("no images to classify")
-        rows = [self(decode_rgb(tf.constant(data))[None].numpy()) for data in encoded]
+        rows = []
+        for i, data in enumerate(encoded):
+            try:
+                rows.append(self(decode_rgb(check_pixels(tf.constant(data), self.max_pixels))[None].numpy()))
+            except tf.errors.InvalidArgumentError as e:
+                raise tf.errors.InvalidArgumentError(None, None, f"image {i}: {error_message(e.message)}") from e
         return {key: np.concatenate([row[key] for row in rows]) for key in rows[0]}

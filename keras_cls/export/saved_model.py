@@ -1,11 +1,18 @@
 """SavedModel export in TF Serving's layout: root/<name>/<version>/, written whole or not at all.
 
 A tf.Module with @tf.function signatures, saved by tf.saved_model.save, stores each weight once
-(keras.export.ExportArchive keeps a second copy under _all_variables/, keras#23553). Signatures:
-- serving_default: encoded images (tf.string: JPEG, PNG, GIF, BMP) -> decode -> RGB -> resize -> model;
-- serve_images: a float32 image batch of any size, values in [0, 255] -> resize -> model;
-- serve_images_uint8: the same for a uint8 batch (a gRPC client sending camera frames as they are).
-All return classes (int64, top-k), class_names (string, top-k), probabilities (top-k) and scores (all classes).
+(keras.export.ExportArchive keeps a second copy under _all_variables/, keras#23553). Every image goes through the
+model's preprocessing contract (keras_cls.data.contract: the evaluation transform of its run), so served scores
+equal evaluated scores. Signatures:
+- serving_default: encoded images (tf.string: JPEG, PNG, GIF, BMP, WebP) -> pixel limit from the header ->
+  decode -> RGB -> contract -> model;
+- serve_images: a float32 image batch of any size, values in [0, 255] -> checks (3 channels, finite values, pixel
+  limit) -> contract -> model;
+- serve_images_uint8: the same for a uint8 batch (a gRPC client sending camera frames as they are);
+- preprocessing: no input; the contract as JSON (also in assets/preprocessing.json).
+All but the last return classes (int64, top-k), class_names (string, top-k), probabilities (top-k) and scores (all
+classes). Bad input is an InvalidArgument error naming the problem; TF Serving fails a batch as a whole, so
+clients have a per-image mode (keras_cls.export.client) that names the bad images.
 """
 import os
 import re
@@ -14,7 +21,18 @@ import shutil
 import tensorflow as tf
 
 from keras_cls import files
-from keras_cls.data.decode import decode_rgb
+from keras_cls.data.contract import Preprocessing
+from keras_cls.data.decode import check_pixels, decode_rgb
+
+
+def error_message(message):
+    """The useful line of a TensorFlow runtime error: our assertion's text, or the kernel's own message."""
+    assertion = re.search(r"assertion failed: \[(.*?)\]", message)
+    if assertion:
+        return assertion.group(1)
+    noise = ("Graph execution error", "Detected at node", "<stack traces unavailable>", "\t [[")
+    lines = [line for line in message.splitlines() if line.strip() and not line.startswith(noise)]
+    return lines[0] if lines else message
 
 
 def checked_class_names(model, class_names):
@@ -26,14 +44,28 @@ def checked_class_names(model, class_names):
     return class_names
 
 
+def model_contract(model, preprocessing=None):
+    """The contract an export applies: the given one (a run's), or the default evaluation transform at the
+    model's input size; it must produce what the model takes."""
+    size = tuple(model.input_shape[1:3])
+    if None in size or size[0] != size[1]:
+        raise ValueError(f"export needs a fixed square input size; the model takes {model.input_shape}")
+    preprocessing = preprocessing or Preprocessing(int(size[0]))
+    if preprocessing.image_size != size[0]:
+        raise ValueError(f"the preprocessing contract makes {preprocessing.image_size} px images; the model takes "
+                         f"{size[0]} px")
+    return preprocessing
+
+
 class ServingModule(tf.Module):
-    def __init__(self, model, class_names=None, top_k=5):
+    def __init__(self, model, class_names=None, top_k=5, preprocessing=None):
         super().__init__()
         class_names = checked_class_names(model, class_names)
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
         self.model = model
-        self.size = tuple(model.input_shape[1:3])
-        if None in self.size:
-            raise ValueError(f"export needs a fixed input size; the model takes {model.input_shape}")
+        self.contract = model_contract(model, preprocessing)
+        self.size = (self.contract.image_size,) * 2
         self.class_names = tf.constant(list(class_names))
         self.num_classes = len(class_names)
         self.top_k = min(top_k, len(class_names))
@@ -50,26 +82,45 @@ class ServingModule(tf.Module):
         return {"classes": tf.cast(top.indices, tf.int64), "class_names": tf.gather(self.class_names, top.indices),
                 "probabilities": top.values, "scores": scores}
 
-    def _resize(self, images):
-        return tf.image.resize(tf.cast(images, tf.float32), self.size, method="bilinear")
+    def _checked(self, images):
+        """InvalidArgument errors for what the signature's shape does not stop (TF Serving does not enforce it)."""
+        shape = tf.shape(images)
+        checks = [tf.debugging.assert_rank(images, 4, message="images must be a batch (batch, height, width, 3)"),
+                  tf.debugging.assert_equal(shape[-1], 3, message="images must have 3 channels (RGB)"),
+                  tf.debugging.assert_less_equal(
+                      tf.cast(shape[1], tf.int64) * tf.cast(shape[2], tf.int64),
+                      tf.constant(self.contract.max_pixels, tf.int64),
+                      message=f"images have more pixels than the limit max_pixels={self.contract.max_pixels:,}")]
+        if images.dtype.is_floating:
+            checks.append(tf.debugging.assert_all_finite(images, "images must be finite (no NaN or infinity)"))
+        with tf.control_dependencies(checks):
+            return tf.identity(images)
+
+    def _pixels(self, images):
+        return tf.cast(self.contract.apply(images), tf.float32)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])
     def serve_bytes(self, images):
-        pixels = tf.map_fn(lambda data: self._resize(decode_rgb(data)), images,
+        max_pixels = self.contract.max_pixels
+        pixels = tf.map_fn(lambda data: self._pixels(decode_rgb(check_pixels(data, max_pixels))), images,
                            fn_output_signature=tf.TensorSpec([*self.size, 3], tf.float32))
         return self._outputs(pixels)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])
     def serve_images(self, images):
-        return self._outputs(self._resize(images))
+        return self._outputs(self._pixels(self._checked(images)))
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
     def serve_images_uint8(self, images):
-        return self._outputs(self._resize(images))
+        return self._outputs(self._pixels(self._checked(images)))
+
+    @tf.function(input_signature=[])
+    def preprocessing(self):
+        return {"preprocessing": tf.constant(self.contract.to_json())}
 
     def signatures(self):
         return {"serving_default": self.serve_bytes, "serve_images": self.serve_images,
-                "serve_images_uint8": self.serve_images_uint8}
+                "serve_images_uint8": self.serve_images_uint8, "preprocessing": self.preprocessing}
 
 
 def next_version(model_dir):
@@ -78,7 +129,7 @@ def next_version(model_dir):
     return max(versions, default=0) + 1
 
 
-def saved_model(model, root="saved_models", name=None, version=None, class_names=None, top_k=5):
+def saved_model(model, root="saved_models", name=None, version=None, class_names=None, top_k=5, preprocessing=None):
     """Export `model` to root/<name>/<version>/ for TF Serving; returns that path.
 
     The version is written to a hidden temporary folder beside it and renamed into place when complete, so a
@@ -87,7 +138,7 @@ def saved_model(model, root="saved_models", name=None, version=None, class_names
     name = name or model.name
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
         raise ValueError(f"model name {name!r} must be letters, digits, '.', '_' or '-' (it becomes a folder)")
-    module = ServingModule(model, class_names, top_k)
+    module = ServingModule(model, class_names, top_k, preprocessing)
     model_dir = os.path.join(root, name)
     version = next_version(model_dir) if version is None else int(version)
     final = os.path.join(model_dir, str(version))
@@ -98,6 +149,8 @@ def saved_model(model, root="saved_models", name=None, version=None, class_names
     tmp = os.path.join(model_dir, files.temporary_name(str(version)))  # not all digits: servers skip it
     try:
         tf.saved_model.save(module, tmp, signatures=module.signatures())
+        os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
+        files.write_text(os.path.join(tmp, "assets", "preprocessing.json"), module.contract.to_json() + "\n")
         os.rename(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -168,8 +168,9 @@ def count(name, input_size=None, *, num_classes=1000, include_top=True, **build_
 
     size = _pair(input_size or get_spec(name).resolution)
     counts = Counts()
-    build(name, num_classes=num_classes, include_top=include_top, input_shape=(*size, 3),
-          keras_module=counting_keras(counts), **build_kwargs)
+    head = {"num_classes": num_classes} if include_top else {}
+    build(name, include_top=include_top, input_shape=(*size, 3), keras_module=counting_keras(counts), **head,
+          **build_kwargs)
     return counts
 
 

@@ -2,6 +2,7 @@
 import contextlib
 import difflib
 import json
+import numbers
 import os
 import re
 import sys
@@ -194,16 +195,34 @@ def _deep_recursion(limit=20000):
         sys.setrecursionlimit(old)
 
 
-def build(name, *, num_classes=1000, input_shape=None, include_top=True, weights=None, pooling=None,
-          classifier_activation="softmax", dropout_rate=None, drop_connect_rate=None, features_only=False,
+def _head_arguments(include_top, num_classes, classifier_activation):
+    """num_classes (1000 unless given; numpy integers accepted) and the activation, refusing what contradicts."""
+    if not include_top and (num_classes is not None or classifier_activation is not _UNSET):
+        raise ValueError("include_top=False builds no classifier: num_classes and classifier_activation do not "
+                         "apply (leave them out, or pass include_top=True)")
+    if num_classes is None:
+        num_classes = 1000
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
+        raise ValueError(f"num_classes must be an integer >= 1 with include_top=True, got {num_classes!r}")
+    return int(num_classes), "softmax" if classifier_activation is _UNSET else classifier_activation
+
+
+_UNSET = type("Default", (), {"__repr__": lambda self: "'softmax'"})()  # the default activation, told from a given one
+
+
+def build(name, *, num_classes=None, input_shape=None, include_top=True, weights=None, pooling=None,
+          classifier_activation=_UNSET, dropout_rate=None, drop_connect_rate=None, features_only=False,
           keras_module=None):
     """Build a variant by name as a functional model taking RGB images with values in [0, 255].
 
-    Arguments follow keras.applications. `features_only=True` (with include_top=False) returns a dict of the
-    C2-C5 feature maps (strides 4, 8, 16, 32; channels in `model_info(name)["feature_channels"]`).
-    `keras_module` builds with another Keras (tf_keras for tfmot); the default is Keras 3.
+    Arguments follow keras.applications: num_classes defaults to 1000 and classifier_activation to "softmax";
+    both belong to the classifier, so they are refused with include_top=False. `features_only=True` (with
+    include_top=False) returns a dict of the C2-C5 feature maps (strides 4, 8, 16, 32; channels in
+    `model_info(name)["feature_channels"]`). `keras_module` builds with another Keras (tf_keras for tfmot); the
+    default is Keras 3.
     """
     spec = get_spec(name)
+    num_classes, classifier_activation = _head_arguments(include_top, num_classes, classifier_activation)
     if keras_module is None:
         import keras as keras_module
     k = keras_module

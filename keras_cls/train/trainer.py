@@ -139,8 +139,11 @@ class Trainer:
         files.write_json(os.path.join(self.config.run_dir, name), payload)
 
     def _saved_config(self, data, strategy):
+        from keras_cls.data.contract import Preprocessing
+
         return {"train": dataclasses.asdict(self.config), "data": dataclasses.asdict(self.data_config),
                 "recipe": dataclasses.asdict(self.recipe), "class_names": data.class_names,
+                "preprocessing": dataclasses.asdict(Preprocessing.of_data(self.data_config)),
                 "replicas": strategy.num_replicas_in_sync, "data_note": data.note}
 
     def _new_run_dir(self):

@@ -73,7 +73,8 @@ def test_demo_path_on_a_tiny_budget(tmp_path):
 def test_compare_on_an_image_folder(tmp_path):
     write_folder(tmp_path / "images", classes=("cat", "dog", "fox"))
     out = _run("compare.py", tmp_path, *TINY, "--source=folder", f"--path={tmp_path / 'images'}",
-               "--image_size=32", "--validation_fraction=0.2", "--test_fraction=0.2", "--reference_models=",
+               "--image_size=32", "--batch_size=8", "--validation_fraction=0.2", "--test_fraction=0.2",
+               "--reference_models=",
                "--sweep=", "--runtimes=tf,tflite_int8", "--formats=keras,tflite_int8")
     assert out.returncode == 0, out.stderr[-3000:]
     rows = _models_csv(tmp_path)

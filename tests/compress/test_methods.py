@@ -8,7 +8,7 @@ import pytest
 from keras_cls.compress import CompressConfig, ptq, to_keras, to_tf_keras
 from keras_cls.export.lite import TFLiteModel
 from keras_cls.files import write_bytes
-from tests.compress.conftest import INT8_STEP, agreement, small
+from tests.compress.conftest import CONTRACT, INT8_STEP, agreement, small
 
 pytest.importorskip("tensorflow_model_optimization", reason="needs tensorflow-model-optimization ([compress])")
 pytest.importorskip("ai_edge_litert", reason="needs ai-edge-litert ([serving])")
@@ -34,7 +34,7 @@ def test_post_training_quantization(family, batch, digits_data, tmp_path):
     methods = BOUNDS if family == "resnet-18" else ("int8",)
     for method in methods:
         bound = BOUNDS[method]
-        got = _lite(ptq.convert(model, method, calibration), tmp_path, method)(batch)["scores"]
+        got = _lite(ptq.convert(model, method, calibration, preprocessing=CONTRACT), tmp_path, method)(batch)["scores"]
         step = INT8_STEP if method == "int8" else 0.0
         assert agreement(got, expected, step) >= bound, method
         if method == "float32":
@@ -50,7 +50,7 @@ def test_quantization_aware_training(family, batch, digits_data, tmp_path):
     model = small(family)
     quantized = qat.quantize_aware(to_tf_keras(model))
     fine_tune(quantized, digits_data, TINY)
-    content = ptq.convert_quantized(quantized)
+    content = ptq.convert_quantized(quantized, preprocessing=CONTRACT)
     convolutions = sum(type(layer).__name__ in ("Conv2D", "DepthwiseConv2D") for layer in model.layers)
     int8 = [d for d in interpreter(content).get_tensor_details() if d["dtype"] == np.int8]
     assert len(int8) >= convolutions and len(content) < 0.4 * 4 * model.count_params()  # float16 would be 0.5
@@ -81,7 +81,7 @@ def test_pruning(family, batch, digits_data, tmp_path):
     keras_model = to_keras(stripped)
     expected = keras_model(batch, training=False).numpy()
     np.testing.assert_allclose(stripped(batch, training=False).numpy(), expected, atol=1e-5, rtol=0)
-    sparse = ptq.convert(keras_model, sparse=True)
+    sparse = ptq.convert(keras_model, sparse=True, preprocessing=CONTRACT)
     assert len(sparse) < 0.8 * 4 * keras_model.count_params()  # a dense float32 file is ~4 bytes per parameter
     np.testing.assert_allclose(_lite(sparse, tmp_path, "pruned")(batch)["scores"], expected, atol=1e-4, rtol=0)
 

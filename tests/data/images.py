@@ -12,7 +12,7 @@ def _encode(image, fmt, **kwargs):
 
 
 def good_images(seed=0, size=(24, 20)):
-    """{file name: encoded bytes} covering JPEG (RGB, gray, CMYK), PNG (8/16 bit, RGBA, palette), GIF, BMP."""
+    """{file name: encoded bytes} covering JPEG (RGB, gray, CMYK), PNG (8/16 bit, RGBA, palette), GIF, BMP, WebP."""
     # smooth pictures (JPEG keeps them faithfully), different per seed
     yy, xx = np.meshgrid(np.linspace(0, 1, size[0]), np.linspace(0, 1, size[1]), indexing="ij")
     rgb = np.stack([yy, xx, 0.5 + 0.5 * np.sin(6 * (xx + yy) + seed)], axis=-1)
@@ -28,6 +28,7 @@ def good_images(seed=0, size=(24, 20)):
         "palette.png": _encode(Image.fromarray(rgb).convert("P"), "PNG"),
         "anim.gif": _encode(Image.fromarray(rgb).convert("P"), "GIF"),
         "rgb.bmp": _encode(Image.fromarray(rgb), "BMP"),
+        "lossy.webp": _encode(Image.fromarray(rgb), "WEBP", quality=95),
     }
 
 

@@ -4,7 +4,8 @@ import pytest
 import tensorflow as tf
 
 from keras_cls.data import DataConfig, load
-from keras_cls.data.pipeline import eval_transform, train_transform
+from keras_cls.data.contract import eval_transform
+from keras_cls.data.pipeline import train_transform
 
 DIGITS = DataConfig(source="digits", image_size=32, batch_size=16, pad_crop=4, eval_crop=1.0)
 

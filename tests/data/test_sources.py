@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from keras_cls.data import DataConfig, load, sources
+from keras_cls.data.contract import Preprocessing
 from tests.data.images import bad_images, good_images, write_folder
 
 
@@ -37,9 +38,58 @@ def test_folder_decodes_every_format_and_skips_bad_files(tmp_path):
     skipped = {p.split("/")[-1]: reason for p, reason in data.report.skipped}
     assert skipped == {"truncated.jpg": "truncated (no end marker)", "truncated.png": "truncated (no end marker)",
                        "empty.jpg": "empty (zero bytes)",
-                       "notes.jpg": "not an image (no JPEG/PNG/GIF/BMP signature)"}
-    x, y = _all(data.train)  # training batches drop the remainder: 18 images -> 4 batches of 4
-    assert x.shape == (16, 32, 32, 3) and set(y) == {0, 1}
+                       "notes.jpg": "not an image (no JPEG/PNG/GIF/BMP/WebP signature)"}
+    x, y = _all(data.train)  # training batches drop the remainder: 20 images -> 5 batches of 4
+    assert x.shape == (20, 32, 32, 3) and set(y) == {0, 1} and data.sizes["train"] == 20
+
+
+def _png_header(width, height):
+    """A PNG that is only a header (and an end chunk) declaring width x height: a bomb's first bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + \
+        chunk(b"IEND", b"")
+
+
+def test_every_odd_entry_is_a_counted_skip_and_the_sizes_are_what_the_pipeline_yields(tmp_path):
+    root = write_folder(tmp_path / "imgs", bad=False)
+    cat = root / "cat"
+    webp = good_images()["lossy.webp"]
+    (cat / "webp_named.jpg").write_bytes(webp)  # kept: the contents decide, not the name
+    (cat / "bomb.png").write_bytes(_png_header(60000, 60000))
+    (cat / "x.jpg").mkdir()
+    (cat / "nested").mkdir()
+    (cat / "nested" / "deep.jpg").write_bytes(webp)
+    (cat / "broken.jpg").symlink_to(tmp_path / "gone.jpg")
+    (cat / "notes.txt").write_text("not a picture")
+    (cat / "scan.tif").write_bytes(b"II*\x00")
+    with open(bytes(cat) + b"/caf\xe9.jpg", "wb") as f:  # a Latin-1 name: not valid UTF-8
+        f.write(webp)
+    data = load(DataConfig(source="folder", path=str(root), image_size=32, batch_size=1, validation_fraction=0,
+                           test_fraction=0))
+    reasons = {p.split("/")[-1]: reason for p, reason in data.report.skipped}
+    assert reasons["bomb.png"].startswith("too many pixels") and reasons["broken.jpg"] == "broken link"
+    assert reasons["x.jpg"].startswith("a folder") and reasons["nested"].startswith("a folder (images in nested")
+    assert reasons["notes.txt"].startswith("not an image file name") and reasons["scan.tif"] == reasons["notes.txt"]
+    assert reasons["caf\ufffd.jpg"].startswith("file name is not valid UTF-8")
+    assert len(reasons) == 7 and data.report.seen == data.report.kept + 7
+    kept = 2 * len(good_images()) + 1
+    assert data.sizes["train"] == kept == len(_all(data.train)[0])  # what the pipeline yields, batch 1
+    with pytest.raises(ValueError, match=r"max_pixels must be"):
+        Preprocessing(32, max_pixels=10)
+
+
+def test_a_class_whose_every_file_is_bad_is_an_error_naming_it(tmp_path):
+    root = write_folder(tmp_path / "imgs", bad=False)
+    (root / "bird").mkdir()
+    for name, data in bad_images().items():
+        (root / "bird" / name).write_bytes(data)
+    with pytest.raises(ValueError, match=r"class\(es\) \['bird'\] have no usable image"):
+        load(DataConfig(source="folder", path=str(root), validation_fraction=0, test_fraction=0))
 
 
 def test_every_good_format_decodes_to_the_same_pixels(tmp_path):
@@ -63,7 +113,7 @@ def test_folder_layout_with_splits_and_errors(tmp_path):
     write_folder(tmp_path / "ds" / "train", bad=False)
     write_folder(tmp_path / "ds" / "val", bad=False)
     data = load(DataConfig(source="folder", path=str(tmp_path / "ds"), batch_size=2, test_fraction=0))
-    assert data.sizes == {"train": 18, "validation": 18}
+    assert data.sizes == {"train": 20, "validation": 20}
     (tmp_path / "ds" / "train" / "bird").mkdir()
     with pytest.raises(ValueError, match=r"class folder .*bird' has no images"):
         load(DataConfig(source="folder", path=str(tmp_path / "ds")))

@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 import keras_cls
+from keras_cls.data.contract import Preprocessing
 from keras_cls.export import saved_model, tflite
 from tests.conftest import randomize
 
@@ -33,7 +34,10 @@ def jpeg(seed, shape=(50, 70)):
     return tf.io.encode_jpeg(pixels).numpy()
 
 
+CONTRACT = Preprocessing(SIZE[0])  # the default an export of a model without a run applies (eval_crop 0.875)
+
+
 def keras_scores(model, encoded):
-    """What the Keras model says about an encoded image, decoded and resized the way the signatures do it."""
-    pixels = tf.image.resize(tf.cast(tf.io.decode_image(encoded, channels=3), tf.float32), SIZE)
-    return model(pixels[None], training=False).numpy()[0]
+    """What the Keras model says about an encoded image, decoded and preprocessed as evaluation does it."""
+    pixels = CONTRACT.apply(tf.io.decode_image(encoded, channels=3))
+    return model(tf.cast(pixels, tf.float32)[None], training=False).numpy()[0]

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from keras_cls.export import next_version, saved_model, write_models_config
-from tests.export.conftest import NAMES, SIZE, jpeg, keras_scores
+from tests.export.conftest import CONTRACT, NAMES, jpeg, keras_scores
 
 pytestmark = pytest.mark.xdist_group("export_fixtures")  # one worker builds and exports the shared model
 
@@ -43,7 +43,7 @@ def test_signatures_match_the_keras_model(model, exported):
         assert [n.decode() for n in out["class_names"].numpy()[i]] == [NAMES[j] for j in order]
         np.testing.assert_allclose(out["probabilities"].numpy()[i], expected[order], atol=1e-6)
     batch = np.random.default_rng(3).integers(0, 256, (2, 80, 80, 3)).astype("float32")
-    direct = model(tf.image.resize(batch, SIZE), training=False).numpy()
+    direct = model(tf.cast(CONTRACT.apply(batch), tf.float32), training=False).numpy()
     got = loaded.signatures["serve_images"](images=tf.constant(batch))["scores"].numpy()
     np.testing.assert_allclose(got, direct, atol=1e-5, rtol=0)
     got = loaded.signatures["serve_images_uint8"](images=tf.constant(batch.astype("uint8")))["scores"].numpy()

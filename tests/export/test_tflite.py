@@ -8,7 +8,7 @@ import tensorflow as tf
 import keras
 from keras_cls.export import TFLiteModel, tflite
 from keras_cls.files import write_bytes
-from tests.export.conftest import NAMES, SIZE, jpeg, keras_scores
+from tests.export.conftest import CONTRACT, NAMES, jpeg, keras_scores
 
 pytestmark = pytest.mark.xdist_group("export_fixtures")  # one worker builds and exports the shared model
 
@@ -24,7 +24,7 @@ def test_signature_has_the_serving_contract(tflite_file):
 def test_outputs_match_the_keras_model(model, tflite_file):
     lite_model = TFLiteModel(tflite_file)
     batch = np.random.default_rng(5).uniform(0, 255, (3, 90, 70, 3)).astype("float32")  # any size: resized inside
-    expected = model(tf.image.resize(batch, SIZE), training=False).numpy()
+    expected = model(tf.cast(CONTRACT.apply(batch), tf.float32), training=False).numpy()
     out = lite_model(batch)
     np.testing.assert_allclose(out["scores"], expected, atol=1e-4, rtol=0)
     assert out["classes"].tolist() == np.argsort(-expected, axis=1)[:, :2].tolist()

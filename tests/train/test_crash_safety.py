@@ -92,7 +92,7 @@ def _check_invariants(run):
 
 @pytest.mark.slow
 def test_sigkill_at_every_write_and_at_random_moments_loses_nothing(tmp_path):
-    run, rng, kills, budget = tmp_path / "run", random.Random(0), [], time.monotonic() + 240
+    run, rng, kills, budget = tmp_path / "run", random.Random(0), [], time.monotonic() + 150
     plan = [("moment", "config.json")] + [("delay", rng.uniform(3, 12)) for _ in range(2)] + \
         [("moment", m) for m in MOMENTS]
     for kind, what in plan:
