@@ -18,7 +18,8 @@ flags.DEFINE_integer("timeout", 60, "seconds to wait for a server")
 
 
 def _read(paths):
-    """The files' bytes; a file that is empty or not an image at all is named before anything is sent."""
+    """The files' bytes; files that are empty, not images at all or bombs (by their header) are all named before
+    anything is sent."""
     from keras_cls.data.decode import EMPTY, NOT_IMAGE, REASONS, TOO_LARGE, problem
 
     if not paths:
@@ -26,13 +27,15 @@ def _read(paths):
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
         raise ValueError(f"no such image file: {', '.join(missing)}")
-    encoded = []
+    encoded, bad = [], []
     for path in paths:
         with open(path, "rb") as f:
             encoded.append(f.read())
         code = int(problem(encoded[-1]))
         if code in (EMPTY, NOT_IMAGE, TOO_LARGE):
-            raise ValueError(f"{path}: {REASONS[code]}")
+            bad.append(f"{path}: {REASONS[code]}")
+    if bad:
+        raise ValueError("; ".join(bad))
     return encoded
 
 

@@ -7,7 +7,7 @@ int8: int8 weights and activations calibrated on a representative set of images,
 import numpy as np
 import tensorflow as tf
 
-from keras_cls.export.lite import converter
+from keras_cls.export.lite import convert as convert_with_contract, converter
 
 METHODS = ("float32", "dynamic", "float16", "int8")
 
@@ -42,11 +42,11 @@ def convert(model, method="float32", representative=None, class_names=None, top_
         lite.representative_dataset = lambda: ([image[None]] for image in images)
         lite.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
         lite._experimental_disable_per_channel = not per_channel  # the converter's only switch for it
-    return lite.convert()
+    return convert_with_contract(lite)
 
 
 def convert_quantized(qat_model, class_names=None, top_k=5, preprocessing=None):
     """int8 TFLite bytes of a quantization-aware model: the ranges come from its fake-quant nodes."""
     lite = converter(qat_model, class_names, top_k, preprocessing)
     lite.optimizations = [tf.lite.Optimize.DEFAULT]
-    return lite.convert()
+    return convert_with_contract(lite)

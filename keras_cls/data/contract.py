@@ -47,10 +47,13 @@ class Preprocessing:
 
     @classmethod
     def of_run(cls, run_config):
-        """The contract in a run's config.json ({"preprocessing": ...}, or the data section of older runs)."""
+        """The contract in a run's config.json ({"preprocessing": ...}, or the data section of older runs); None
+        when it has neither."""
         if "preprocessing" in run_config:
             return cls(**run_config["preprocessing"])
         data = run_config.get("data", {})
+        if "image_size" not in data:
+            return None
         return cls(data["image_size"], data.get("eval_crop", 0.875), data.get("max_pixels", MAX_PIXELS))
 
     @classmethod

@@ -1,8 +1,9 @@
 """TFLite export with the serving contract of `serve_images`, and a runner for the files.
 
-The file has two signatures: `serve_images` (`images`, a float32 RGB batch of any size with values in [0, 255] ->
-the model's preprocessing contract -> model -> classes, class_names, probabilities (top-k) and scores, the outputs
-of the SavedModel's signatures) and `preprocessing` (the contract as JSON). Encoded bytes are decoded outside
+The file has one signature (TFLite names it serving_default): `images`, a float32 RGB batch of any size with values
+in [0, 255] -> the model's preprocessing contract -> model -> classes, class_names, probabilities (top-k) and
+scores, the outputs of the SavedModel's signatures. The contract itself is stored in the file as model metadata
+(`keras_cls.preprocessing`, JSON), read without running anything. Encoded bytes are decoded outside
 (TFLite has no image decoders among its built-in ops); `TFLiteModel.classify_bytes` checks the pixel limit from the
 header and decodes with the same functions the SavedModel uses. TFLite has no Assert op: the runner checks its
 inputs (3 channels, finite values, pixel limit) in Python before calling the interpreter.
@@ -33,20 +34,50 @@ class TFLiteModule(ServingModule):
 
 
 def converter(model, class_names=None, top_k=5, preprocessing=None):
-    """A TFLiteConverter for `model` wrapped in the serving contract; set quantization options on it, then
-    convert(). The module must stay alive until convert() has run, so it rides on the converter."""
+    """A TFLiteConverter for `model` wrapped in the serving contract; set quantization options on it, then pass it
+    to `convert`. The module must stay alive until the conversion has run, so it rides on the converter."""
     module = TFLiteModule(model, class_names, top_k, preprocessing)
-    functions = [module.serve_images.get_concrete_function(), module.preprocessing.get_concrete_function()]
-    result = tf.lite.TFLiteConverter.from_concrete_functions(functions, module)
+    result = tf.lite.TFLiteConverter.from_concrete_functions([module.serve_images.get_concrete_function()], module)
     result.keras_cls_module = module
     return result
+
+
+METADATA = b"keras_cls.preprocessing"
+
+
+def convert(lite):
+    """The TFLite bytes of a converter made by `converter`, with its module's contract stored as metadata.
+    (Metadata, not a signature: quantized files do not run a signature without inputs.)"""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(lite.convert()))
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(lite.keras_cls_module.contract.to_json().encode(), np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = METADATA, len(model.buffers) - 1
+    model.metadata = [*(model.metadata or []), entry]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def read_contract(content):
+    """The Preprocessing stored in TFLite bytes, or None (a file made before contracts were stored)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.Model.GetRootAsModel(content, 0)
+    for i in range(model.MetadataLength()):
+        entry = model.Metadata(i)
+        if entry.Name() == METADATA:
+            return Preprocessing.from_json(model.Buffers(entry.Buffer()).DataAsNumpy().tobytes().decode())
+    return None
 
 
 def tflite(model, path, class_names=None, top_k=5, preprocessing=None):
     """Export `model` as a float32 TFLite file at `path` (written whole or not at all); returns the path."""
     if not path.endswith(".tflite"):
         raise ValueError(f"TFLite path {path!r} must end with .tflite")
-    return files.write_bytes(path, converter(model, class_names, top_k, preprocessing).convert())
+    return files.write_bytes(path, convert(converter(model, class_names, top_k, preprocessing)))
 
 
 def interpreter(path_or_bytes, num_threads=2):
@@ -65,14 +96,12 @@ class TFLiteModel:
     def __init__(self, path, num_threads=2):
         self.interpreter = interpreter(path, num_threads)
         signatures = self.interpreter.get_signature_list()
-        serve = [name for name, s in signatures.items() if s["inputs"] == ["images"]]
-        if len(serve) != 1 or set(signatures) - {serve[0], "preprocessing"}:
+        if len(signatures) != 1 or signatures[next(iter(signatures))]["inputs"] != ["images"]:
             raise ValueError(f"{path} is not a keras_cls TFLite classifier (signatures: {signatures})")
-        self.runner = self.interpreter.get_signature_runner(serve[0])
+        self.runner = self.interpreter.get_signature_runner(next(iter(signatures)))
         self.input_dtype = self.runner.get_input_details()["images"]["dtype"]
-        self.contract = Preprocessing.from_json(
-            self.interpreter.get_signature_runner("preprocessing")()["preprocessing"].item().decode()) \
-            if "preprocessing" in signatures else None
+        with open(path, "rb") as f:
+            self.contract = read_contract(f.read())
 
     @property
     def max_pixels(self):

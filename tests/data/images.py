@@ -32,6 +32,18 @@ def good_images(seed=0, size=(24, 20)):
     }
 
 
+def png_header(width, height):
+    """A PNG that is only a header (and an end chunk) declaring width x height: a bomb's first bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + \
+        chunk(b"IEND", b"")
+
+
 def bad_images():
     """{file name: bytes} that must be skipped: truncated JPEG and PNG, zero bytes, text named .jpg."""
     good = good_images(seed=1)

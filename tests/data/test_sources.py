@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from keras_cls.data import DataConfig, load, sources
 from keras_cls.data.contract import Preprocessing
-from tests.data.images import bad_images, good_images, write_folder
+from tests.data.images import bad_images, good_images, png_header, write_folder
 
 
 def _all(ds):
@@ -43,24 +43,12 @@ def test_folder_decodes_every_format_and_skips_bad_files(tmp_path):
     assert x.shape == (20, 32, 32, 3) and set(y) == {0, 1} and data.sizes["train"] == 20
 
 
-def _png_header(width, height):
-    """A PNG that is only a header (and an end chunk) declaring width x height: a bomb's first bytes."""
-    import struct
-    import zlib
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + \
-        chunk(b"IEND", b"")
-
-
 def test_every_odd_entry_is_a_counted_skip_and_the_sizes_are_what_the_pipeline_yields(tmp_path):
     root = write_folder(tmp_path / "imgs", bad=False)
     cat = root / "cat"
     webp = good_images()["lossy.webp"]
     (cat / "webp_named.jpg").write_bytes(webp)  # kept: the contents decide, not the name
-    (cat / "bomb.png").write_bytes(_png_header(60000, 60000))
+    (cat / "bomb.png").write_bytes(png_header(60000, 60000))
     (cat / "x.jpg").mkdir()
     (cat / "nested").mkdir()
     (cat / "nested" / "deep.jpg").write_bytes(webp)

@@ -10,6 +10,7 @@ import pytest
 
 import keras_cls
 from tests.conftest import randomize
+from tests.data.images import png_header
 from tests.export.conftest import NAMES, jpeg
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,13 +52,16 @@ def test_export_then_predict(run_dir, tmp_path):
     assert ranked[0] == ranked[1]  # the TFLite file ranks the classes as the SavedModel does
 
 
-def test_predict_names_the_bad_file(tmp_path):
+def test_predict_names_the_bad_files(tmp_path):
     bad = tmp_path / "notes.jpg"
     bad.write_bytes(b"shopping list: milk, eggs")
-    out = _run("predict.py", f"--model={tmp_path}", str(bad), ok=False)
-    assert f"{bad}: not an image" in out.stderr
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "bomb.png").write_bytes(png_header(60000, 60000))
+    out = _run("predict.py", f"--model={tmp_path}", str(bad), str(tmp_path / "empty.png"), str(tmp_path / "bomb.png"),
+               ok=False)
+    assert f"{bad}: not an image" in out.stderr and "empty.png: empty (zero bytes)" in out.stderr
+    assert "bomb.png: too many pixels" in out.stderr
     out = _run("predict.py", f"--model={tmp_path}", str(tmp_path / "missing.png"), ok=False)
     assert "no such image file" in out.stderr
-    (tmp_path / "empty.png").write_bytes(b"")
-    out = _run("predict.py", f"--model={tmp_path}", str(tmp_path / "empty.png"), ok=False)
-    assert "empty.png: empty (zero bytes)" in out.stderr
+    out = _run("predict.py", f"--model={tmp_path}", "--top_k=-1", str(bad), ok=False)
+    assert "--top_k must be >= 1" in out.stderr

@@ -113,6 +113,10 @@ def test_resnet_layer_names_follow_torchvision():
     ({"input_shape": (64, 64)}, r"\(height, width, channels\)"),
     ({"input_shape": (64, 64, 0)}, r"channels"),
     ({"num_classes": 0}, r"num_classes must be an integer >= 1"),
+    ({"num_classes": True}, r"num_classes must be an integer >= 1"),
+    ({"num_classes": 3.0}, r"num_classes must be an integer >= 1"),
+    ({"include_top": False, "num_classes": 5}, r"include_top=False builds no classifier: num_classes"),
+    ({"include_top": False, "classifier_activation": None}, r"include_top=False builds no classifier"),
     ({"features_only": True}, r"features_only=True .* include_top=False"),
     ({"include_top": False, "pooling": "mean"}, r"pooling must be one of"),
     ({"dropout_rate": 1.5}, r"dropout_rate must be in \[0, 1\)"),
@@ -125,6 +129,10 @@ def test_bad_input_is_a_clear_value_error(kwargs, message):
     kwargs = {"name": "efficientnet-b0", **kwargs}
     with pytest.raises(ValueError, match=message):
         build(kwargs.pop("name"), **kwargs)
+
+
+def test_numpy_integers_are_class_counts():
+    assert build("resnet-18", num_classes=np.int64(3), input_shape=(32, 32, 3)).output_shape == (None, 3)
 
 
 def test_weights_need_three_channels(tmp_path):
