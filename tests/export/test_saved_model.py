@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import keras_cls
+
 from keras_cls.export import next_version, saved_model, write_models_config
 from tests.export.conftest import CONTRACT, NAMES, jpeg, keras_scores
 
@@ -68,7 +70,8 @@ def test_versions_and_models_config(model, exported):
     assert 'model_platform: "tensorflow"' in config
 
 
-def test_failure_while_writing_leaves_no_partial_version(model, tmp_path, monkeypatch):
+def test_failure_while_writing_leaves_no_partial_version(tmp_path, monkeypatch):
+    model = keras_cls.build("resnet-18", num_classes=3, input_shape=(32, 32, 3))  # any model: a quick export
     first = saved_model(model, root=str(tmp_path), class_names=NAMES)
     before = sorted(os.listdir(first))
     real_save = tf.saved_model.save
@@ -79,11 +82,11 @@ def test_failure_while_writing_leaves_no_partial_version(model, tmp_path, monkey
         raise OSError("disk full (injected)")
 
     monkeypatch.setattr(tf.saved_model, "save", save_then_fail)
-    (tmp_path / "efficientnet-b0" / ".tmp-999999999-0123abcd-2").mkdir()  # what a killed export left behind
+    (tmp_path / "resnet-18" / ".tmp-999999999-0123abcd-2").mkdir()  # what a killed export left behind
     with pytest.raises(OSError, match="injected"):
         saved_model(model, root=str(tmp_path), class_names=NAMES)
     # no "2", no temporary folder left: neither this one's nor the killed export's
-    assert sorted(os.listdir(tmp_path / "efficientnet-b0")) == ["1"]
+    assert sorted(os.listdir(tmp_path / "resnet-18")) == ["1"]
     assert sorted(os.listdir(first)) == before and tf.saved_model.load(first) is not None
 
 

@@ -22,8 +22,10 @@ FLAGS = ["--model=resnet-18", "--source=digits", "--image_size=32", "--batch_siz
 # What the poller waits for before it kills: a file of that name changing (its rename has just happened), or a
 # temporary file being present (a write in progress).
 # In the order they come in a run (each restart redoes the unfinished epoch, so the next moment comes again).
-MOMENTS = [".tmp-", "data_report.json", "backup/epoch-0001.weights.h5", "backup/best-0001.keras", "progress.json",
-           "log.csv", "model.keras", "evaluation.json", "confusion.png", "metrics.json", "progress.json"]
+# (data_report.json, evaluation.json and confusion.png are written by the same files.* calls as config.json,
+# metrics.json and model.keras: one moment each for the kinds of write, to keep the test near 90 s.)
+MOMENTS = [".tmp-", "backup/epoch-0001.weights.h5", "backup/best-0001.keras", "progress.json", "log.csv",
+           "model.keras", "metrics.json", "progress.json"]
 
 
 def _start(run):
@@ -93,7 +95,7 @@ def _check_invariants(run):
 @pytest.mark.slow
 def test_sigkill_at_every_write_and_at_random_moments_loses_nothing(tmp_path):
     run, rng, kills, budget = tmp_path / "run", random.Random(0), [], time.monotonic() + 150
-    plan = [("moment", "config.json")] + [("delay", rng.uniform(3, 12)) for _ in range(2)] + \
+    plan = [("moment", "config.json")] + [("delay", rng.uniform(3, 12))] + \
         [("moment", m) for m in MOMENTS]
     for kind, what in plan:
         if time.monotonic() > budget:
@@ -105,7 +107,7 @@ def test_sigkill_at_every_write_and_at_random_moments_loses_nothing(tmp_path):
             break
         kills.append(what)
         _check_invariants(run)
-    assert len(kills) >= 10, kills
+    assert len(kills) >= 9, kills
     out = _start(run).communicate(timeout=400)[0]
     assert _check_invariants(run) == EPOCHS, out[-3000:]
     assert [int(r["epoch"]) for r in csv.DictReader(open(run / "log.csv"))] == list(range(EPOCHS))
