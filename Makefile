@@ -18,10 +18,10 @@ $(STAMP): setup.py
 
 install: $(STAMP)
 
-# One pytest worker per CPU (TensorFlow's graph building is single-threaded, so 2 workers on 2 cores run the suite
-# ~1.6x faster); tests sharing an expensive session fixture stay on one worker (xdist_group). The 25 slowest tests
-# are printed at the end of every run: the suite's budget is in tests/README.md.
-PYTEST := $(BIN)/python -m pytest -q -n auto --dist loadgroup --durations=25
+# One pytest worker per CPU (building and tracing models is single-threaded Python, so 2 workers on 2 cores run the
+# model tests 1.85x faster). The 25 slowest tests are printed at the end of every run: the budget is in
+# tests/README.md.
+PYTEST := $(BIN)/python -m pytest -q -n auto --durations=25
 
 test: $(STAMP)
 	$(PYTEST) tests

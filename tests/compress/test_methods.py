@@ -14,8 +14,8 @@ pytest.importorskip("tensorflow_model_optimization", reason="needs tensorflow-mo
 pytest.importorskip("ai_edge_litert", reason="needs ai-edge-litert ([serving])")
 
 FAMILIES = ["resnet-18", "efficientnet-b0"]
-# B0 through tfmot and the converter takes 1-2 minutes a method: part of `make test`, not of `make test-fast`.
-SLOW_B0 = ["resnet-18", pytest.param("efficientnet-b0", marks=pytest.mark.slow)]
+# Each conversion costs 20-90 s: part of `make test`, not of `make test-fast` (which keeps the bad-input checks).
+SLOW = [pytest.param(family, marks=pytest.mark.slow) for family in FAMILIES]
 TINY = CompressConfig(fine_tune_epochs=1, steps_per_epoch=3, learning_rate=1e-5)
 # Lowest top-1 agreement with the float model on 64 digits images (random-weight models, whose class scores are
 # closer together than a trained model's, so these bounds are loose for trained ones).
@@ -26,7 +26,7 @@ def _lite(content, tmp_path, name):
     return TFLiteModel(write_bytes(str(tmp_path / f"{name}.tflite"), content))
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", SLOW)
 def test_post_training_quantization(family, batch, digits_data, tmp_path):
     model = small(family)
     expected = model(batch, training=False).numpy()
@@ -43,7 +43,7 @@ def test_post_training_quantization(family, batch, digits_data, tmp_path):
             np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
 
 
-@pytest.mark.parametrize("family", SLOW_B0)
+@pytest.mark.parametrize("family", SLOW)
 def test_quantization_aware_training(family, batch, digits_data, tmp_path):
     from keras_cls.compress import qat
     from keras_cls.compress.run import fine_tune
@@ -67,7 +67,7 @@ def test_quantization_aware_training(family, batch, digits_data, tmp_path):
         assert agreement(got, expected, INT8_STEP) >= 0.6
 
 
-@pytest.mark.parametrize("family", SLOW_B0)
+@pytest.mark.parametrize("family", SLOW)
 def test_pruning(family, batch, digits_data, tmp_path):
     from keras_cls.compress import prune
     from keras_cls.compress.run import fine_tune

@@ -9,8 +9,6 @@ from tests.export import serving_double
 from tests.export.checks import assert_same, check_client, local_outputs
 from tests.export.conftest import jpeg
 
-pytestmark = pytest.mark.xdist_group("export_fixtures")  # one worker builds and exports the shared model
-
 
 def test_rest_client(exported):
     server = serving_double.rest_server("b0", exported[0])

@@ -74,7 +74,7 @@ def _files(photos):
     return sorted((photos / "test").glob("*/*.jpg"))  # the order of the folder source: class, then file name
 
 
-@pytest.mark.parametrize("eval_crop", [1.0, 0.875])
+@pytest.mark.parametrize("eval_crop", [1.0, pytest.param(0.875, marks=pytest.mark.slow)])
 def test_evaluate_and_every_artifact_agree_on_the_same_photos(model, photos, eval_crop, tmp_path):
     config = DataConfig(source="folder", path=str(photos), image_size=SIZE, eval_crop=eval_crop, batch_size=4,
                         validation_fraction=0, deterministic=True)  # evaluation in file order

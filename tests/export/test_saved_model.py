@@ -13,8 +13,6 @@ import keras_cls
 from keras_cls.export import next_version, saved_model, write_models_config
 from tests.export.conftest import CONTRACT, NAMES, jpeg, keras_scores
 
-pytestmark = pytest.mark.xdist_group("export_fixtures")  # one worker builds and exports the shared model
-
 
 def test_saved_model_cli_shows_both_signatures(exported):
     path, _ = exported

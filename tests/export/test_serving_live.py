@@ -15,9 +15,8 @@ from keras_cls.export.client import GrpcClient, RestClient, ServingError
 from tests.export.checks import check_client
 
 SERVER = shutil.which("tensorflow_model_server")
-pytestmark = [pytest.mark.skipif(SERVER is None, reason="needs TF Serving's tensorflow_model_server on PATH "
-                                                        "(not installable on this machine)"),
-              pytest.mark.xdist_group("export_fixtures")]
+pytestmark = pytest.mark.skipif(SERVER is None, reason="needs TF Serving's tensorflow_model_server on PATH "
+                                                       "(not installable on this machine)")
 
 
 def _free_port():

@@ -10,8 +10,6 @@ from keras_cls.export import TFLiteModel, tflite
 from keras_cls.files import write_bytes
 from tests.export.conftest import CONTRACT, NAMES, jpeg, keras_scores
 
-pytestmark = pytest.mark.xdist_group("export_fixtures")  # one worker builds and exports the shared model
-
 lite = pytest.importorskip("ai_edge_litert", reason="running TFLite files needs ai-edge-litert (keras_cls[serving])")
 
 
