@@ -38,3 +38,9 @@ def randomize(model, seed=0):
 
 def images(size, batch=2, seed=1, channels=3):
     return np.random.default_rng(seed).uniform(0, 255, (batch, *size, channels)).astype("float32")
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked slow first: pytest-xdist hands tests out in this order, so the long ones start early and the
+    short ones fill the workers' last minutes instead of one worker finishing a long test alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
