@@ -5,7 +5,7 @@ TFLite file, the clients — so that served scores equal evaluated scores for th
 The transform: an RGB image with values in [0, 255] (any size, uint8 or float) is resized (bilinear) so that
 `eval_crop` of its shorter side becomes `image_size`, the center `image_size` x `image_size` is cropped, and the
 pixels are rounded to uint8, exactly what the evaluation pipeline feeds the model. Images with more than
-`max_pixels` pixels are refused before decoding (see decode.check_size): a 400 KB PNG can claim 20000 x 20000.
+`max_pixels` pixels are refused before decoding (see decode.check_pixels): a 400 KB PNG can claim 20000 x 20000.
 """
 import json
 from dataclasses import asdict, dataclass
@@ -65,11 +65,6 @@ class Preprocessing:
 
     def to_json(self):
         return json.dumps(asdict(self), sort_keys=True)
-
-    def describe(self):
-        return (f"RGB in [0, 255] -> bilinear resize so that {100 * self.eval_crop:g}% of the shorter side is "
-                f"{self.image_size} px -> center crop {self.image_size}x{self.image_size} -> round to uint8; "
-                f"images over {self.max_pixels:,} pixels refused")
 
     def apply(self, images):
         """One image (H, W, 3) or a batch (N, H, W, 3) of one size -> uint8 image(s) of image_size."""

@@ -215,8 +215,9 @@ def _decoded(split, config, training, cache=True):
         ds = tf.data.Dataset.from_tensor_slices((split.items.astype(str), split.labels))
         if shuffle_early:
             ds = ds.shuffle(len(split), seed=config.seed, reshuffle_each_iteration=True)
-        ds = ds.map(lambda p, y: (decode.decode_rgb(decode.check_pixels(tf.io.read_file(p), config.max_pixels)), y),
-                    num_parallel_calls=AUTOTUNE)
+        # Unscanned files (verify="none") get the pixel limit here; scanned ones passed it already.
+        guard = (lambda d: decode.check_pixels(d, config.max_pixels)) if config.verify == "none" else tf.identity
+        ds = ds.map(lambda p, y: (decode.decode_rgb(guard(tf.io.read_file(p))), y), num_parallel_calls=AUTOTUNE)
     elif split.kind == "records":
         files = tf.data.Dataset.from_tensor_slices(list(split.items))
         if shuffle_early:
