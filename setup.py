@@ -23,6 +23,8 @@ setup(
         # optimization): both are install_requires above.
         "tune": ["keras-tuner==1.4.8"],
         "compress": ["tensorflow-model-optimization==0.8.1", f"tf-keras=={TF}", "ai-edge-litert>=2.0"],
+        # Pretrained ResNets from torchvision/timm checkpoints: safetensors read with numpy, fetched from the hub.
+        "pretrained": ["safetensors>=0.4", "huggingface_hub>=0.23"],
         "serving": [f"tensorflow-serving-api=={TF}", "ai-edge-litert>=2.0"],
     },
     entry_points={"console_scripts": ["keras-cls=keras_cls.cli:main"]},

@@ -1,6 +1,7 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ["HF_HUB_OFFLINE"] = "1"  # tests never touch the network: hub downloads come from caches tests write
 
 import json  # noqa: E402
 

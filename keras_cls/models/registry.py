@@ -2,6 +2,7 @@
 import contextlib
 import difflib
 import json
+import logging
 import numbers
 import os
 import re
@@ -86,7 +87,7 @@ def model_info(name):
         "feature_channels": module.feature_channels(spec),
         "stages": module.scaled_stages(spec),
         "imagenet_top1_published": ref.get("imagenet_top1_published"),
-        "imagenet_weights": bool(getattr(spec, "weights_file", None)),
+        "imagenet_weights": bool(getattr(spec, "weights_file", None)) or spec.family == "resnet",
     }
 
 
@@ -101,19 +102,36 @@ def _validate(spec, *, num_classes, input_shape, include_top, weights, pooling, 
     for label, rate in (("dropout_rate", dropout_rate), ("drop_connect_rate", drop_connect_rate)):
         if rate is not None and not 0 <= rate < 1:
             raise ValueError(f"{label} must be in [0, 1), got {rate!r}")
-    if weights == "imagenet":
-        if spec.family == "resnet":
-            raise ValueError("weights='imagenet' is not available for ResNet: its published ImageNet weights are "
-                             "torchvision's PyTorch files; pass weights=None or a Keras weights file of this model")
-        if not getattr(spec, "weights_file", None):
-            raise ValueError(f"no ImageNet weights are published for {spec.name!r}; EfficientNet B0-B7 and "
-                             "V2 B0-B3/S/M/L have them (keras.applications). Pass weights=None or a file path.")
-        if include_top and num_classes != 1000:
-            raise ValueError("weights='imagenet' with include_top=True needs num_classes=1000; "
-                             "use include_top=False for another number of classes")
-    elif weights is not None and not (isinstance(weights, (str, os.PathLike)) and os.path.isfile(weights)):
-        raise ValueError(f"weights must be None, 'imagenet' or the path of an existing weights file, got {weights!r}")
+    _check_weights(spec, weights)
     _check_shape(spec, input_shape, weights)
+
+
+WEIGHT_SOURCES = {
+    "efficientnet": "None, 'imagenet' (keras.applications' files) or a Keras weights file (.h5 / .weights.h5)",
+    "resnet": "None, 'imagenet' (= 'torchvision'), 'torchvision', 'timm:<resnetNN.tag>' (e.g. "
+              "'timm:resnet50.a1_in1k'), a PyTorch checkpoint (.safetensors / .pth / .bin) or a Keras weights file",
+}
+
+
+def _check_weights(spec, weights):
+    from keras_cls.models import torch_weights
+
+    allowed = f"allowed for {spec.name}: {WEIGHT_SOURCES[spec.family]}"
+    if weights is None:
+        return
+    if not isinstance(weights, (str, os.PathLike)):
+        raise ValueError(f"weights must be a string or path, got {weights!r}; {allowed}")
+    weights = os.fspath(weights)
+    if weights == "imagenet" and spec.family == "efficientnet" and not getattr(spec, "weights_file", None):
+        raise ValueError(f"no ImageNet weights are published for {spec.name!r}; EfficientNet B0-B7 and "
+                         "V2 B0-B3/S/M/L have them (keras.applications). Pass weights=None or a file path.")
+    hub = weights in ("imagenet", "torchvision") or weights.startswith("timm:")
+    if torch_weights.is_torch_source(weights) and spec.family != "resnet":
+        raise ValueError(f"weights={weights!r} are PyTorch ResNet weights; {allowed}")
+    if hub and spec.family == "resnet":
+        torch_weights.timm_name(spec, weights)  # refuses another architecture before anything is built
+    elif not hub and not os.path.isfile(weights):
+        raise ValueError(f"weights {weights!r} is neither a known source nor an existing file; {allowed}")
 
 
 def _check_shape(spec, input_shape, weights):
@@ -163,13 +181,18 @@ def _droppable(spec, include_top, features_only):
     return head
 
 
-def _load_weights(model, spec, weights, include_top, features_only):
+def _load_weights(model, spec, weights, include_top, num_classes, features_only):
+    """Load a weights source into the model; the pretrained head only when the class count matches."""
+    from keras_cls.models import torch_weights
     from keras_cls.models import weights as weight_files
 
+    weights = os.fspath(weights)
+    if spec.family == "resnet" and (torch_weights.is_torch_source(weights) or weights == "imagenet"):
+        return torch_weights.load(model, spec, weights)
     path = weights
     if weights == "imagenet":
-        path = weight_files.imagenet_file(spec, include_top)
-    weight_files.load(model, path, _droppable(spec, include_top, features_only))
+        path = weight_files.imagenet_file(spec, include_top and num_classes == 1000)
+    return weight_files.load(model, path, _droppable(spec, include_top, features_only))
 
 
 def _default_normalization(model):
@@ -240,7 +263,9 @@ def build(name, *, num_classes=None, input_shape=None, include_top=True, weights
     with _deep_recursion():
         model = k.Model(inputs, outputs, name=spec.name)
     if weights is not None:
-        _load_weights(model, spec, weights, include_top, features_only)
+        logging.getLogger("keras_cls").info("%s weights: %s", spec.name,
+                                            _load_weights(model, spec, weights, include_top, num_classes,
+                                                          features_only))
     else:
         _default_normalization(model)
     return model

@@ -13,6 +13,7 @@ from collections import Counter
 
 import numpy as np
 
+HEAD = "predictions"
 _LEGACY_AUTONAMED = re.compile(r"^(normalization)(_\d+)?$")
 
 
@@ -117,23 +118,38 @@ def set_layer_weights(layer, arrays):
         layer.finalize_state()
 
 
+def _fresh_head(layer, arrays):
+    """The classifier stays as built when the file has none, or one for another number of classes (same input)."""
+    if layer.name != HEAD:
+        return False
+    if arrays is None:
+        return True
+    return len(arrays) == len(layer.weights) and arrays[0].shape[:-1] == tuple(layer.weights[0].shape[:-1])
+
+
 def load(model, path, droppable=()):
-    """Load a weights file into `model`; `droppable` lists (name, class) of head layers the model was built without."""
+    """Load a weights file into `model`; `droppable` lists (name, class) of head layers the model was built without.
+
+    The classifier ('predictions') is loaded only when its shapes match: a file without one, or with another number
+    of classes, leaves the model's new head as initialised. Returns a one-line account of what was loaded.
+    """
     stored, addressing = read_file(path)
     ours = _model_keys(model, addressing)
-    values = []
+    values, fresh = [], False
     for key, layer in ours.items():
-        if key not in stored:
+        arrays = _arrays_for(layer, stored[key]) if key in stored else None
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if (arrays is None or [a.shape for a in arrays] != shapes) and _fresh_head(layer, arrays):
+            fresh = True
+            continue
+        if arrays is None:
             raise WeightsMismatchError(
                 f"layer {layer.name!r} ({key!r} in the file's addressing) is missing from {os.path.basename(path)!r}: "
-                "the file is for another variant, or was saved without the classification top "
-                "(then build with include_top=False)")
-        arrays = _arrays_for(layer, stored[key])
-        shapes = [tuple(w.shape) for w in layer.weights]
+                "the file is for another variant, or was saved from a model with features_only=True")
         if [a.shape for a in arrays] != shapes:
             raise WeightsMismatchError(
                 f"layer {layer.name!r}: the file holds shapes {[a.shape for a in arrays]}, the model needs "
-                f"{shapes}: the file is for another variant or number of classes")
+                f"{shapes}: the file is for another variant")
         values.append((layer, arrays))
     unexpected = _unexpected(set(stored) - set(ours), addressing, droppable)
     if unexpected:
@@ -142,4 +158,5 @@ def load(model, path, droppable=()):
             "it was saved from another variant or configuration")
     for layer, arrays in values:
         set_layer_weights(layer, arrays)
-    return model
+    head = "a new head" if fresh else "its head" if any(l.name == HEAD for l in ours.values()) else "no head"
+    return f"{os.path.basename(path)} ({len(values)} layers), {head}"

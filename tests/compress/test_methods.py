@@ -26,21 +26,14 @@ def _lite(content, tmp_path, name):
     return TFLiteModel(write_bytes(str(tmp_path / f"{name}.tflite"), content))
 
 
-@pytest.mark.parametrize("family", SLOW)
-def test_post_training_quantization(family, batch, digits_data, tmp_path):
-    model = small(family)
-    expected = model(batch, training=False).numpy()
+@pytest.mark.slow
+def test_post_training_int8_of_efficientnet(batch, digits_data, tmp_path):
+    # The converter is slow on B0's graph (~25 s a file): int8 only; ResNet-18 gets every method in
+    # test_compress_writes_artifacts_and_table, B0's float32 file is checked in tests/export/test_tflite.py.
+    model = small("efficientnet-b0")
     calibration = np.concatenate([x.numpy() for x, _ in digits_data.validation.take(2)])
-    # The converter is slow on B0's graph (~25 s a file): int8 only; B0's float32 file is checked in
-    # tests/export/test_tflite.py.
-    methods = BOUNDS if family == "resnet-18" else ("int8",)
-    for method in methods:
-        bound = BOUNDS[method]
-        got = _lite(ptq.convert(model, method, calibration, preprocessing=CONTRACT), tmp_path, method)(batch)["scores"]
-        step = INT8_STEP if method == "int8" else 0.0
-        assert agreement(got, expected, step) >= bound, method
-        if method == "float32":
-            np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
+    got = _lite(ptq.convert(model, "int8", calibration, preprocessing=CONTRACT), tmp_path, "int8")(batch)["scores"]
+    assert agreement(got, model(batch, training=False).numpy(), INT8_STEP) >= BOUNDS["int8"]
 
 
 @pytest.mark.parametrize("family", SLOW)
@@ -67,12 +60,14 @@ def test_quantization_aware_training(family, batch, digits_data, tmp_path):
         assert agreement(got, expected, INT8_STEP) >= 0.6
 
 
-@pytest.mark.parametrize("family", SLOW)
-def test_pruning(family, batch, digits_data, tmp_path):
+@pytest.mark.slow
+def test_pruning_with_depthwise(batch, digits_data, tmp_path):
     from keras_cls.compress import prune
     from keras_cls.compress.run import fine_tune
 
-    depthwise = family == "efficientnet-b0"  # ResNet has none; the default (left dense) is checked below
+    # ResNet-18 is pruned (and its sparsity checked) in test_compress_writes_artifacts_and_table; B0 here, with its
+    # depthwise kernels pruned too (left dense by default: test_depthwise_is_left_dense_by_default).
+    family, depthwise = "efficientnet-b0", True
     pruned = prune.prunable(to_tf_keras(small(family)), 0.5, total_steps=3, depthwise=depthwise)
     fine_tune(pruned, digits_data, TINY, callbacks=prune.callbacks())
     stripped = prune.strip(pruned)
@@ -120,18 +115,25 @@ def test_bad_input_is_a_clear_error(batch):
 
 
 @pytest.mark.slow
-def test_compress_writes_artifacts_and_table(digits_data, tmp_path):
+def test_compress_writes_artifacts_and_table(batch, digits_data, tmp_path):
+    """The orchestration (files, table rows, ratios) and every post-training method's file tracking the float model."""
     from keras_cls.compress import compress
 
-    # Each method is checked above; this is the orchestration: files, table rows, ratios (two methods suffice).
-    config = dataclasses.replace(TINY, methods=("int8", "prune"), latency_repeats=3, calibration_images=32)
-    rows = compress(small("resnet-18"), digits_data, config, str(tmp_path), log=lambda m: None)
-    assert [r["method"] for r in rows] == ["float32", "int8", "prune"]
+    config = dataclasses.replace(TINY, methods=("float16", "dynamic", "int8", "prune"), latency_repeats=3,
+                                 calibration_images=32)
+    model = small("resnet-18")
+    rows = compress(model, digits_data, config, str(tmp_path), log=lambda m: None)
+    assert [r["method"] for r in rows] == ["float32", "float16", "dynamic", "int8", "prune"]
     assert all(os.path.getsize(r["file"]) == r["bytes"] for r in rows)
     by = {r["method"]: r for r in rows}
     assert by["int8"]["size_vs_float32"] < 0.3 and by["float32"]["size_vs_float32"] == 1.0
     assert abs(by["prune"]["sparsity"] - 0.5) <= 0.01 and by["prune"]["gzip_vs_float32"] < 0.7
-    assert (tmp_path / "table.md").read_text().count("\n") == 5 and (tmp_path / "table.json").exists()
+    assert (tmp_path / "table.md").read_text().count("\n") == 7 and (tmp_path / "table.json").exists()
+    expected = model(batch, training=False).numpy()
+    for method, bound in BOUNDS.items():
+        got = TFLiteModel(by[method]["file"])(batch)["scores"]
+        assert agreement(got, expected, INT8_STEP if method == "int8" else 0.0) >= bound, method
+    np.testing.assert_allclose(TFLiteModel(by["float32"]["file"])(batch)["scores"], expected, atol=1e-4, rtol=0)
 
 
 def test_compress_script_reports_bad_flags(tmp_path):

@@ -120,9 +120,13 @@ def test_resnet_layer_names_follow_torchvision():
     ({"features_only": True}, r"features_only=True .* include_top=False"),
     ({"include_top": False, "pooling": "mean"}, r"pooling must be one of"),
     ({"dropout_rate": 1.5}, r"dropout_rate must be in \[0, 1\)"),
-    ({"weights": "/no/such/file.h5"}, r"weights must be None, 'imagenet' or the path of an existing"),
-    ({"weights": "imagenet", "num_classes": 10}, r"needs num_classes=1000"),
-    ({"name": "resnet-50", "weights": "imagenet"}, r"not available for ResNet"),
+    ({"weights": "/no/such/file.h5"}, r"neither a known source nor an existing file; allowed for efficientnet-b0: "
+                                      r"None, 'imagenet'"),
+    ({"weights": 3}, r"weights must be a string or path"),
+    ({"weights": "torchvision"}, r"PyTorch ResNet weights; allowed for efficientnet-b0"),
+    ({"name": "resnet-50", "weights": "timm:resnet50d.ra2_in1k"}, r"is a 'resnet50d', not a 'resnet50'"),
+    ({"name": "resnet-50", "weights": "timm:resnet18.a1_in1k"}, r"is a 'resnet18', not a 'resnet50'"),
+    ({"name": "resnet-50", "weights": "/no/such/file.safetensors"}, r"allowed for resnet-50: None, 'imagenet'"),
     ({"name": "efficientnetv2-xl", "weights": "imagenet"}, r"no ImageNet weights are published"),
 ])
 def test_bad_input_is_a_clear_value_error(kwargs, message):

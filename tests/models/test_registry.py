@@ -72,7 +72,7 @@ def test_model_info_fields():
     assert info["imagenet_weights"] is True
     r50 = model_info("resnet-50")
     assert r50["feature_channels"] == {"C2": 256, "C3": 512, "C4": 1024, "C5": 2048}
-    assert [s["repeats"] for s in r50["stages"]] == [3, 4, 6, 3] and r50["imagenet_weights"] is False
+    assert [s["repeats"] for s in r50["stages"]] == [3, 4, 6, 3] and r50["imagenet_weights"] is True  # torchvision's
     assert model_info("efficientnetv2-xl")["imagenet_weights"] is False
 
 

@@ -51,8 +51,9 @@ def test_notop_file_and_top_file_into_a_model_without_top(tmp_path):
     pyramid = build("efficientnet-b0", input_shape=SIZE, include_top=False, features_only=True, weights=notop)
     assert np.array_equal(pyramid.get_layer("block7a_project_conv").get_weights()[0],
                           full.get_layer("block7a_project_conv").get_weights()[0])
-    with pytest.raises(weights.WeightsMismatchError, match="'predictions'.*missing.*include_top=False"):
-        build("efficientnet-b0", input_shape=SIZE, num_classes=5, weights=notop)
+    fine_tuned = build("efficientnet-b0", input_shape=SIZE, num_classes=7, weights=notop)  # a new head on top
+    assert np.array_equal(fine_tuned.get_layer("top_conv").get_weights()[0], full.get_layer("top_conv").get_weights()[0])
+    assert fine_tuned.get_layer("predictions").get_weights()[0].shape == (1280, 7)
 
 
 @pytest.mark.parametrize("fmt", ["h5", "weights.h5"])
@@ -67,11 +68,17 @@ def test_file_of_another_variant_names_the_layer(saved, loaded, fmt, tmp_path):
     assert "'" in str(e.value) and ("another variant" in str(e.value))
 
 
-def test_wrong_number_of_classes(tmp_path):
+def test_another_number_of_classes_gets_a_new_head(tmp_path):
+    """A pretrained head is kept only when the class count matches; otherwise the backbone loads under a new head."""
     path = str(tmp_path / "w.weights.h5")
-    build("resnet-18", input_shape=SIZE, num_classes=10).save_weights(path)
-    with pytest.raises(weights.WeightsMismatchError, match=r"layer 'predictions'.*another variant or number of classes"):
-        build("resnet-18", input_shape=SIZE, num_classes=3, weights=path)
+    source = randomize(build("resnet-18", input_shape=SIZE, num_classes=10))
+    source.save_weights(path)
+    same = build("resnet-18", input_shape=SIZE, num_classes=10, weights=path)
+    _same_outputs(source, same)
+    other = build("resnet-18", input_shape=SIZE, num_classes=3, weights=path)
+    assert np.array_equal(other.get_layer("layer4_1_bn2").get_weights()[3], source.get_layer("layer4_1_bn2").get_weights()[3])
+    kernel = other.get_layer("predictions").get_weights()[0]
+    assert kernel.shape == (512, 3) and not np.allclose(kernel, source.get_layer("predictions").get_weights()[0][:, :3])
 
 
 def test_not_a_weights_file(tmp_path):
@@ -82,7 +89,7 @@ def test_not_a_weights_file(tmp_path):
 
 
 def test_failed_load_leaves_nothing_half_set(tmp_path):
-    source = randomize(build("efficientnet-b0", input_shape=SIZE, num_classes=10))
+    source = randomize(build("efficientnet-b1", input_shape=SIZE, num_classes=10))
     path = str(tmp_path / "w.weights.h5")
     source.save_weights(path)
     target = build("efficientnet-b0", input_shape=SIZE, num_classes=3)
@@ -113,6 +120,17 @@ def test_imagenet_path_downloads_checksummed_file_and_matches_keras_applications
                         "902e53a9f72be733fc0bcb005b3ebbac")
     assert "rescaling_std" in [l.name for l in ours.layers]
     _same_outputs(theirs, ours, size=(224, 224))
+
+
+def test_imagenet_backbone_under_a_new_head(tmp_path, monkeypatch):
+    """weights='imagenet' with another class count loads keras.applications' file without top, then a new head."""
+    source = randomize(keras.applications.EfficientNetB0(weights=None, include_top=False, input_shape=SIZE))
+    path = _legacy_h5(source, tmp_path / "efficientnetb0_notop.h5")
+    calls = []
+    monkeypatch.setattr(keras.utils, "get_file", lambda fname, *a, **kw: calls.append(fname) or path)
+    ours = build("efficientnet-b0", weights="imagenet", num_classes=4, input_shape=SIZE)
+    assert calls == ["efficientnetb0_notop.h5"] and ours.output_shape == (None, 4)
+    assert np.array_equal(ours.get_layer("top_bn").get_weights()[2], source.get_layer("top_bn").get_weights()[2])
 
 
 def test_imagenet_file_for_v2_without_top(monkeypatch):
