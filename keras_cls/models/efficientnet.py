@@ -11,6 +11,8 @@ from typing import Optional, Tuple
 from keras_cls.models import layers as blocks
 from keras_cls.models.layers import CONV_INIT
 
+# A block's layers are named block<stage><letter>_...: fine-tuning unfreezes and rates them block by block.
+BLOCK_NAME = r"^(block\d+[^_])_"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

@@ -91,6 +91,26 @@ def model_info(name):
     }
 
 
+HEAD_LAYERS = ("avg_pool", "max_pool", "top_dropout", "predictions")
+
+
+def backbone_units(model):
+    """The backbone of a built model as [(unit, [layers])] from input to top: 'stem', each block ('layer3_1',
+    'block6c', ...), and 'top' (EfficientNet's last convolution). The head (pooling, dropout, classifier) is left
+    out. Fine-tuning unfreezes and rates these units from the top."""
+    pattern = re.compile(family_module(get_spec(model.name)).BLOCK_NAME)
+    units = [("stem", [])]
+    for layer in model.layers:
+        if layer.name in HEAD_LAYERS or layer.name.endswith("_float32"):
+            continue
+        match = pattern.match(layer.name)
+        unit = match.group(1) if match else "stem" if len(units) == 1 else "top"
+        if unit != units[-1][0]:
+            units.append((unit, []))
+        units[-1][1].append(layer)
+    return units
+
+
 def _validate(spec, *, num_classes, input_shape, include_top, weights, pooling, features_only, dropout_rate,
               drop_connect_rate):
     if features_only and (include_top or pooling):

@@ -11,6 +11,7 @@ from keras_cls.models import layers as blocks
 from keras_cls.models.efficientnet import IMAGENET_MEAN, IMAGENET_STD
 
 WIDTHS = (64, 128, 256, 512)
+BLOCK_NAME = r"^(layer\d_\d+)_"  # a block's layers: layer<stage>_<index>_...
 STRIDES = (1, 2, 2, 2)
 
 

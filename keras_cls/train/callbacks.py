@@ -80,7 +80,8 @@ class CommitEpoch(keras.callbacks.Callback):
         if better:
             with files.atomic_path(progress_lib.best_candidate(self.progress.run_dir, epoch + 1)) as tmp:
                 self.model.save(tmp)
-        row = {"epoch": epoch, **{k: float(v) for k, v in logs.items()}}
+        row = {"epoch": epoch, **({"phase": self.phase} if self.phase else {}),
+               **{k: float(v) for k, v in logs.items()}}
         self.progress.commit(epoch + 1, row, logs[progress_lib.MONITOR] if better else None, phase=self.phase)
 
 

@@ -12,7 +12,7 @@ class TrainConfig:
     run_dir: str = "runs/run"
     epochs: int = 30
     steps_per_epoch: Optional[int] = None     # None: one pass over the training split
-    recipe: str = "auto"                      # auto (by family) | efficientnet | efficientnet-adamw | resnet | fast
+    recipe: str = "auto"                      # recipes.py: auto = finetune with weights, else the family's
     optimizer: Optional[str] = None           # the rest override the recipe when set
     learning_rate: Optional[float] = None     # per 256 images
     schedule: Optional[str] = None
@@ -22,7 +22,12 @@ class TrainConfig:
     ema: Optional[float] = None
     dropout_rate: Optional[float] = None
     drop_connect_rate: Optional[float] = None
-    weights: Optional[str] = None             # start from these weights (a file, or "imagenet")
+    weights: Optional[str] = None             # pretrained start: "imagenet", "torchvision", "timm:<name>", a file
+    head_epochs: Optional[int] = None         # fine-tuning: epochs of phase 1 (head only); None: the recipe's share
+    unfreeze: Optional[str] = None            # fine-tuning phase 2: "all" or how many backbone blocks from the top
+    backbone_lr: Optional[float] = None       # fine-tuning phase 2: peak rate as a fraction of learning_rate
+    layer_decay: Optional[float] = None       # fine-tuning phase 2: rate factor per block further from the head
+    train_bn: Optional[bool] = None           # fine-tuning phase 2: BatchNorm adapts (default: inference mode)
     precision: str = "float32"
     strategy: str = "default"
     sync_batchnorm: Optional[bool] = None     # all-reduce BatchNorm statistics across replicas; None: multiworker only
@@ -46,5 +51,7 @@ class TrainConfig:
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ValueError(f"steps_per_epoch must be >= 1 (or None for one pass over the training split), got "
                              f"{self.steps_per_epoch}")
+        if self.head_epochs is not None and not 0 <= self.head_epochs <= self.epochs:
+            raise ValueError(f"head_epochs must be in [0, epochs={self.epochs}], got {self.head_epochs}")
         if self.strategy == "mirrored" and self.cpu_devices == 1:
             raise ValueError("cpu_devices=1 gives MirroredStrategy one replica; use 0 (all GPUs) or >= 2")

@@ -9,7 +9,7 @@ import json
 import os
 
 from keras_cls import files
-from keras_cls.train import recipes
+from keras_cls.train import finetune, recipes
 from keras_cls.train.config import TrainConfig
 from keras_cls.train.progress import Progress
 
@@ -62,22 +62,28 @@ def zero_init_residuals(model):
             branch.gamma.assign(branch.gamma.numpy() * 0)
 
 
-def make_optimizer(recipe, batch_size, steps_per_epoch, epochs):
+_OPTIMIZER_ARGS = {"rmsprop": {"rho": 0.9, "momentum": 0.9, "epsilon": 1e-3}, "adamw": {},
+                   "sgd": {"momentum": 0.9, "nesterov": True}}
+
+
+def make_optimizer(recipe, batch_size, steps_per_epoch, epochs, lr_factor=1.0, lr_scales=None):
+    """The recipe's optimizer and schedule over `epochs`; `lr_scales` ({variable path: factor}) makes it
+    layer-wise (fine-tuning's layer_decay)."""
     import keras
 
+    from keras_cls.train import finetune
     from keras_cls.train.schedules import WarmupDecay
 
-    peak = recipe.learning_rate * batch_size / 256
+    peak = recipe.learning_rate * lr_factor * batch_size / 256
     schedule = WarmupDecay(peak, recipe.warmup_epochs * steps_per_epoch, epochs * steps_per_epoch, recipe.schedule,
                            recipe.decay_rate, recipe.decay_epochs * steps_per_epoch)
-    common = {"weight_decay": recipe.weight_decay or None, "use_ema": bool(recipe.ema),
-              "ema_momentum": recipe.ema or 0.99}
-    if recipe.optimizer == "rmsprop":
-        opt = keras.optimizers.RMSprop(schedule, rho=0.9, momentum=0.9, epsilon=1e-3, **common)
-    elif recipe.optimizer == "adamw":
-        opt = keras.optimizers.AdamW(schedule, **common)
+    kwargs = {"weight_decay": recipe.weight_decay or None, "use_ema": bool(recipe.ema),
+              "ema_momentum": recipe.ema or 0.99, **_OPTIMIZER_ARGS[recipe.optimizer]}
+    if lr_scales:
+        opt = finetune.LAYERWISE[recipe.optimizer](schedule, lr_scales=lr_scales, **kwargs)
     else:
-        opt = keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, **common)
+        classes = {"rmsprop": keras.optimizers.RMSprop, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD}
+        opt = classes[recipe.optimizer](schedule, **kwargs)
     if recipe.weight_decay:
         opt.exclude_from_weight_decay(var_names=list(recipes.NO_DECAY))
     return opt
@@ -111,10 +117,22 @@ class Trainer:
 
         self.config, self.spec = config, get_spec(config.model)
         self.data_config = data_config or DataConfig(image_size=self.spec.resolution)
-        self.recipe = recipes.resolve(config.recipe, self.spec.family, **{
+        self.recipe = recipes.resolve(config.recipe, self.spec.family, pretrained=config.weights is not None, **{
             f: getattr(config, f) for f in ("optimizer", "learning_rate", "schedule", "warmup_epochs", "weight_decay",
-                                            "label_smoothing", "ema", "dropout_rate", "drop_connect_rate")})
+                                            "label_smoothing", "ema", "dropout_rate", "drop_connect_rate",
+                                            "unfreeze", "backbone_lr", "layer_decay", "train_bn")})
+        self.phases = finetune.plan(self.recipe, config.epochs, config.head_epochs)
+        self._check_phases()
         self.arrays = arrays
+
+    def _check_phases(self):
+        fine_tuning = self.phases[0].name != "train"
+        if self.config.head_epochs is not None and not fine_tuning:
+            raise ValueError("head_epochs is the head-only phase of fine-tuning: it needs weights and the finetune "
+                             "recipe (the default with weights)")
+        if fine_tuning and self.config.strategy == "multiworker":
+            raise ValueError("fine-tuning (two phases) runs with strategy default, mirrored or tpu; multiworker "
+                             "trains one phase: pass recipe='resnet', 'efficientnet' or 'fast' with the weights")
 
     def _build(self, num_classes):
         import keras_cls
@@ -210,15 +228,26 @@ class Trainer:
         finally:
             keras.mixed_precision.set_global_policy(previous_policy)
 
-    def compile_model(self, data):
+    def _steps(self, data):
         steps = self.config.steps_per_epoch or _count_steps(data, self.data_config.batch_size)
         if steps < 1:
             raise ValueError(f"the train split yields no full batch of {self.data_config.batch_size}; lower batch_size")
+        return steps
+
+    def compile_model(self, data):
+        """The model compiled for the first phase (multi-worker runs have only one); and the steps per epoch."""
+        steps = self._steps(data)
         model = self._build(data.num_classes)
-        optimizer = make_optimizer(self.recipe, self.data_config.batch_size, steps, self.config.epochs)
+        self.compile_phase(model, self.phases[0], steps)
+        return model, steps
+
+    def compile_phase(self, model, phase, steps):
+        """Freeze for the phase, then compile with the phase's own optimizer and schedule."""
+        scales = finetune.set_phase(model, phase, self.recipe)
+        optimizer = make_optimizer(self.recipe, self.data_config.batch_size, steps, phase.end - phase.start,
+                                   phase.lr_factor, scales)
         loss, metrics = _loss_and_metrics(self.recipe)
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=self.config.jit_compile)
-        return model, steps
 
     def restore(self, model, progress):
         """Load the backup progress.json names (weights + optimizer state); the epoch to continue from."""
@@ -229,31 +258,43 @@ class Trainer:
         return progress.epochs_done
 
     def _fit(self, strategy, data, extra_callbacks):
+        """Each phase from where the run stands: the backup holds the optimizer of the phase of its last epoch."""
         from keras_cls.train import callbacks as cb
 
         progress = Progress(self.config.run_dir)
+        current = finetune.phase_of(self.phases, progress.epochs_done)
         with strategy.scope():
-            model, steps = self.compile_model(data)
-            first = self.restore(model, progress)
+            model, steps = self._build(data.num_classes), self._steps(data)
+            self.compile_phase(model, self.phases[current], steps)
+            first = start = self.restore(model, progress)
         try:
-            if first < self.config.epochs:
-                self._fit_with_callbacks(model, data, strategy, steps, progress, first, extra_callbacks)
-            elif model.optimizer.use_ema:  # all epochs were done before a kill: what fit does at its end
+            for phase in self.phases[current:]:
+                if phase is not self.phases[current]:
+                    with strategy.scope():
+                        self.compile_phase(model, phase, steps)
+                if first < phase.end:
+                    self._fit_with_callbacks(model, data, strategy, steps, progress, phase, first, extra_callbacks)
+                    first = phase.end
+            if start >= self.config.epochs and model.optimizer.use_ema:  # all done before a kill: what fit does last
                 model.optimizer.finalize_variable_values(model.trainable_variables)
         except cb.TrainingDiverged as e:
             self._write("metrics.json", {"status": "diverged", "model": self.spec.name, "message": str(e)})
             raise
-        return self.finish(model, data, progress, self.config.epochs - first, steps)
+        return self.finish(model, data, progress, self.config.epochs - start, steps)
 
-    def _fit_with_callbacks(self, model, data, strategy, steps, progress, first, extra_callbacks):
+    def _fit_with_callbacks(self, model, data, strategy, steps, progress, phase, first, extra_callbacks):
         from keras_cls.train import callbacks as cb
 
+        if phase.name != "train":
+            print(f"phase {phase.index} ({phase.name}): epochs {max(first, phase.start) + 1}-{phase.end}, "
+                  f"{sum(int(w.shape.num_elements() or 0) for w in model.trainable_weights):,} trainable parameters")
         val_size = data.sizes.get("validation")
         exact = val_size and data.report.kept == data.report.seen and strategy.num_replicas_in_sync == 1
         val_steps = -(-val_size // self.data_config.batch_size) if exact else None  # else: until the data ends
-        callbacks = [*cb.standard(progress, self.data_config.batch_size, self.recipe.ema), *extra_callbacks]
+        callbacks = [*cb.standard(progress, self.data_config.batch_size, self.recipe.ema,
+                                  phase=phase.index if phase.name != "train" else None), *extra_callbacks]
         return model.fit(data.train.repeat(), steps_per_epoch=steps, validation_data=data.validation,
-                         validation_steps=val_steps, epochs=self.config.epochs, initial_epoch=first,
+                         validation_steps=val_steps, epochs=phase.end, initial_epoch=max(first, phase.start),
                          verbose=self.config.verbose, shuffle=False, callbacks=callbacks)
 
     def finish(self, model, data, progress, trained_now, steps):

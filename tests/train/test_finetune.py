@@ -1,0 +1,113 @@
+"""Fine-tuning: a pretrained backbone under a new head, head-only phase then unfreezing, one run, one log, resumable."""
+import csv
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import keras_cls
+from keras_cls.data import DataConfig
+from keras_cls.models.registry import backbone_units
+from keras_cls.train import TrainConfig, Trainer, finetune, recipes
+
+TINY_DATA = DataConfig(source="digits", image_size=32, batch_size=16, crop_scale=(0.6, 1.0), eval_crop=1.0)
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    """A 'pretrained' ResNet-18 weights file with a 7-class head (random weights: what matters is where they go)."""
+    path = str(tmp_path_factory.mktemp("pretrained") / "r18.weights.h5")
+    keras_cls.build("resnet-18", num_classes=7, input_shape=(32, 32, 3)).save_weights(path)
+    return path
+
+
+def _config(tmp_path, weights, **kwargs):
+    base = dict(model="resnet-18", run_dir=str(tmp_path / "run"), epochs=3, steps_per_epoch=3, weights=weights,
+                verbose=0)
+    return TrainConfig(**{**base, **kwargs})
+
+
+class CrashAt(keras.callbacks.Callback):
+    """Raise at the start of an epoch: what a kill right after the previous epoch's commit leaves behind."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt(f"crash at epoch {epoch}")
+
+
+def test_two_phases_one_log_and_a_crash_in_phase_two_resumes_phase_two(tmp_path, pretrained, capsys):
+    trainer = Trainer(_config(tmp_path, pretrained, head_epochs=1), TINY_DATA)
+    assert trainer.recipe.head_fraction > 0 and [p.name for p in trainer.phases] == ["head", "backbone"]
+    with pytest.raises(KeyboardInterrupt):
+        trainer.run(callbacks=[CrashAt(2)])
+    out = capsys.readouterr().out
+    assert "phase 1 (head): epochs 1-1, 5,130 trainable parameters" in out  # 512 x 10 + 10: the head alone
+    assert "phase 2 (backbone): epochs 2-3" in out
+    metrics = Trainer(_config(tmp_path, pretrained, head_epochs=1), TINY_DATA).run()
+    assert "phase 2 (backbone): epochs 3-3" in capsys.readouterr().out
+    rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
+    assert [(int(r["epoch"]), r["phase"]) for r in rows] == [(0, "1"), (1, "2"), (2, "2")]
+    assert metrics["status"] == "completed" and metrics["epochs_this_run"] == 1
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["recipe"]["head_fraction"] == 0.2 and config["train"]["weights"] == pretrained
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")  # the layer-wise optimizer is serializable
+    assert model.output_shape == (None, 10)
+
+
+def test_frozen_backbone_keeps_pretrained_weights_and_batchnorm_statistics(tmp_path, pretrained):
+    source = keras_cls.build("resnet-18", num_classes=7, input_shape=(32, 32, 3), weights=pretrained)
+    Trainer(_config(tmp_path, pretrained, epochs=1, steps_per_epoch=2), TINY_DATA).run()  # head only (1 epoch)
+    tuned = keras.models.load_model(tmp_path / "run" / "model.keras")
+    for name in ("conv1", "bn1", "layer4_1_conv2", "layer4_1_bn2"):  # moving mean/variance included
+        for a, b in zip(tuned.get_layer(name).get_weights(), source.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_set_phase_unfreezes_blocks_from_the_top_and_decays_rates():
+    model = keras_cls.build("efficientnet-b0", num_classes=3, input_shape=(32, 32, 3))
+    recipe = recipes.resolve("finetune", "efficientnet", pretrained=True, unfreeze="2", layer_decay=0.5)
+    phases = finetune.plan(recipe, 10)
+    assert [(p.name, p.start, p.end) for p in phases] == [("head", 0, 2), ("backbone", 2, 10)]
+    assert finetune.set_phase(model, phases[0], recipe) == {}
+    assert {w.path.split("/")[0] for w in model.trainable_weights} == {"predictions"}
+    scales = finetune.set_phase(model, phases[1], recipe)
+    learning = {w.path.split("/")[0] for w in model.trainable_weights}
+    assert learning == {"predictions", "top_conv", "block7a_expand_conv", "block7a_dwconv", "block7a_se_reduce",
+                        "block7a_se_expand", "block7a_project_conv"}  # BatchNorm stays in inference mode
+    assert scales["top_conv/kernel"] == 0.5 and scales["block7a_dwconv/kernel"] == 0.25
+    assert "predictions/kernel" not in scales  # the head learns at the phase's full rate
+    units = backbone_units(model)
+    assert [u for u, _ in units][:3] == ["stem", "block1a", "block2a"] and units[-1][0] == "top"
+    with_bn = recipes.resolve("finetune", "efficientnet", pretrained=True, unfreeze="all", train_bn=True)
+    finetune.set_phase(model, phases[1], with_bn)
+    assert len(model.trainable_weights) == len(model.weights) - 2 * sum(
+        type(l).__name__ == "BatchNormalization" for l in model.layers) - 3  # moving stats; Normalization's 3
+
+
+def test_layerwise_optimizer_scales_each_update():
+    var = keras.Variable(np.ones(3, "float32"), name="w")
+    scaled = finetune.LAYERWISE["sgd"](0.1, lr_scales={var.path: 0.25})
+    other = keras.Variable(np.ones(3, "float32"), name="w2")
+    scaled.apply_gradients([(np.ones(3, "float32"), var), (np.ones(3, "float32"), other)])
+    np.testing.assert_allclose(var.numpy(), 1 - 0.025, rtol=1e-6)
+    np.testing.assert_allclose(other.numpy(), 1 - 0.1, rtol=1e-6)
+    assert type(keras.optimizers.deserialize(keras.optimizers.serialize(scaled))).__name__ == "LayerwiseSGD"
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"recipe": "finetune", "weights": None}, r"recipe 'finetune' trains a new head .* it needs weights"),
+    ({"unfreeze": "top"}, r"unfreeze must be 'all' or a whole number of backbone blocks"),
+    ({"unfreeze": "-1"}, r"unfreeze must be 'all' or a whole number"),
+    ({"layer_decay": 1.5}, r"backbone_lr and layer_decay must be in \(0, 1\]"),
+    ({"head_epochs": 9}, r"head_epochs must be in \[0, epochs=3\]"),
+    ({"recipe": "fast", "head_epochs": 1}, r"head_epochs is the head-only phase of fine-tuning"),
+    ({"strategy": "multiworker"}, r"fine-tuning \(two phases\) runs with strategy default, mirrored or tpu"),
+])
+def test_bad_fine_tuning_settings(tmp_path, pretrained, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Trainer(_config(tmp_path, **{"weights": pretrained, **kwargs}), TINY_DATA)
