@@ -12,10 +12,13 @@ def predictions(model, dataset):
     The model is called as one graph function rather than through predict_on_batch, which under a
     MirroredStrategy scope runs the whole batch on every replica and concatenates the copies."""
     from keras_cls.bench.latency import compiled_call
+    from keras_cls.data.contract import warn_unit_range
 
     call = compiled_call(model)
     probs, labels = [], []
     for images, y in dataset:
+        if not probs:
+            warn_unit_range(images, "evaluate")
         probs.append(np.asarray(call(images), dtype=np.float32))
         y = np.asarray(y)
         labels.append(y.argmax(axis=-1) if y.ndim == 2 else y.reshape(-1))

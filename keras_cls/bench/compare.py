@@ -23,8 +23,10 @@ class CompareConfig:
     models: Tuple[str, ...] = ("resnet-18", "efficientnet-b0")   # trained on the data, one per family or more
     epochs: int = 20
     steps_per_epoch: Optional[int] = None
-    recipe: str = "fast"
-    weights: Optional[str] = None                 # start the trained models from these (e.g. "imagenet")
+    recipe: Optional[str] = None                  # None: "finetune" with weights, "fast" without
+    weights: Optional[str] = None                 # start the trained models from these ("imagenet": keras.applications'
+    #                                               EfficientNet files, torchvision's ResNet checkpoints)
+    resnet_weights: Optional[str] = None          # the ResNets' own source instead ("timm:resnet50.a1_in1k", a file)
     reference_models: Tuple[str, ...] = ("efficientnet-b0", "resnet-50")  # random weights, full measurement
     reference_size: Optional[int] = None          # None: each model's own resolution
     sweep: Tuple[str, ...] = SWEEP                # batch-1 TF latency only, against published ImageNet top-1
@@ -41,9 +43,18 @@ class CompareConfig:
         if self.epochs < 1 or self.sweep_repeats < 1:
             raise ValueError("epochs and sweep_repeats must be >= 1")
 
+    def weights_for(self, name):
+        """The weights a trained model starts from (None: from scratch)."""
+        from keras_cls.models import get_spec
 
-def _completed(run_dir, config, data_config):
-    """True when run_dir holds a finished run with the same model, epochs, steps, recipe and data."""
+        return self.resnet_weights if self.resnet_weights and get_spec(name).family == "resnet" else self.weights
+
+    def recipe_for(self, name):
+        return self.recipe or ("finetune" if self.weights_for(name) else "fast")
+
+
+def _completed(run_dir, name, config, data_config):
+    """True when run_dir holds a finished run with the same model, epochs, steps, recipe, weights and data."""
     try:
         with open(os.path.join(run_dir, "metrics.json")) as f:
             done = json.load(f).get("status") == "completed"
@@ -53,7 +64,8 @@ def _completed(run_dir, config, data_config):
         return False
     train = saved.get("train", {})
     same = all(train.get(k) == v for k, v in (("epochs", config.epochs), ("steps_per_epoch", config.steps_per_epoch),
-                                               ("recipe", config.recipe), ("weights", config.weights)))
+                                               ("recipe", config.recipe_for(name)),
+                                               ("weights", config.weights_for(name))))
     return done and same and saved.get("data") == json.loads(json.dumps(dataclasses.asdict(data_config)))
 
 
@@ -61,12 +73,15 @@ def train(name, config, data_config, log):
     from keras_cls.train import TrainConfig, Trainer
 
     run_dir = os.path.join(config.run_root, name)
-    if _completed(run_dir, config, data_config):
+    if _completed(run_dir, name, config, data_config):
         log(f"  {name}: reusing the completed run in {run_dir}")
         return run_dir
-    log(f"  {name}: training {config.epochs} epochs at {data_config.image_size} px ({config.recipe} recipe) ...")
-    metrics = Trainer(TrainConfig(model=name, run_dir=run_dir, epochs=config.epochs, recipe=config.recipe,
-                                  steps_per_epoch=config.steps_per_epoch, weights=config.weights, verbose=0),
+    start = f"from {config.weights_for(name)} weights" if config.weights_for(name) else "from scratch"
+    log(f"  {name}: training {config.epochs} epochs at {data_config.image_size} px ({config.recipe_for(name)} "
+        f"recipe, {start}) ...")
+    metrics = Trainer(TrainConfig(model=name, run_dir=run_dir, epochs=config.epochs, recipe=config.recipe_for(name),
+                                  steps_per_epoch=config.steps_per_epoch, weights=config.weights_for(name),
+                                  verbose=0),
                       data_config).run()
     log(f"  {name}: test top-1 {100 * metrics['top1']:.2f}% in {metrics['train_seconds']} s")
     return run_dir
@@ -142,7 +157,7 @@ def _trained(config, data_config, measure_config, peak, data, log):
         row, lat, curves[name] = measure_model(model, "trained", measure_config, peak, run_dir,
                                                saved_model_path=exports[name], data=data, run_dir=run_dir,
                                                class_names=class_names, calibration=calibration)
-        models.append(row)
+        models.append({**row, "start": config.weights_for(name) or "scratch", "recipe": config.recipe_for(name)})
         latency += lat
     if exports:
         write_models_config(config.export_root)
@@ -159,7 +174,7 @@ def _reference(config, measure_config, peak, log):
         with tempfile.TemporaryDirectory() as out_dir:
             row, lat, _ = measure_model(build(name, input_shape=(px, px, 3)), "reference", measure_config, peak,
                                         out_dir)
-        models.append(row)
+        models.append({**row, "start": config.weights_for(name) or "scratch", "recipe": config.recipe_for(name)})
         latency += lat
     return models, latency
 

@@ -31,7 +31,9 @@ def formats(result):
 
 def model_columns(result):
     latency = result["latency"]
-    return [("model", lambda r: r["model"]), ("role", lambda r: r["role"]), ("px", _f("d", "size")),
+    return [("model", lambda r: r["model"]), ("role", lambda r: r["role"]),
+            ("start", lambda r: f"{r['start']} ({r['recipe']})" if r.get("start") else "random weights"),
+            ("px", _f("d", "size")),
             ("params (M)", lambda r: f"{r['params'] / 1e6:.2f}"), ("GMACs", _f(".3f", "gmacs")),
             *[(f"{fmt} MB", lambda r, fmt=fmt: f"{r['mb'][fmt]:.2f}" if fmt in r["mb"] else "")
               for fmt in formats(result)],
@@ -85,7 +87,7 @@ def sections(result):
             ("The article's claims, checked", result["claims"], CLAIMS, "claims.csv")]
 
 
-HEADLINE = ("model", "role", "px", "params (M)", "GMACs", "keras MB", "tflite_int8 MB", "TF b1 ms",
+HEADLINE = ("model", "role", "start", "px", "params (M)", "GMACs", "keras MB", "tflite_int8 MB", "TF b1 ms",
             "TFLite int8 b1 ms", "train img/s", "top-1", "int8 top-1", "to target: epochs / s")
 
 

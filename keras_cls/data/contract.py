@@ -8,14 +8,32 @@ pixels are rounded to uint8, exactly what the evaluation pipeline feeds the mode
 `max_pixels` pixels are refused before decoding (see decode.check_pixels): a 400 KB PNG can claim 20000 x 20000.
 """
 import json
+import warnings
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import tensorflow as tf
 
 MAX_PIXELS = 50_000_000  # ~50 megapixels: any camera photo; a decoded bomb of that size is 150 MB of uint8
 RESIZE = "shorter_side_center_crop"
 INTERPOLATION = "bilinear"
 ROUNDING = "uint8"
+
+
+_WARNED = set()
+
+
+def warn_unit_range(images, where):
+    """Once per place and process: a float batch whose values all lie in [0, 1] is almost surely images scaled for
+    another model (the most frequent mistake with keras.applications' EfficientNet: tensorflow#43938)."""
+    if where in _WARNED:
+        return
+    x = np.asarray(images)
+    if x.size and x.dtype.kind == "f" and np.isfinite(x).all() and x.min() >= 0 and x.max() <= 1:
+        _WARNED.add(where)
+        warnings.warn(f"{where}: every value of this image batch lies in [0, 1], but keras_cls models take RGB in "
+                      "[0, 255] and scale and normalize inside; multiply by 255 (or drop your own rescaling), or the "
+                      "model sees nearly black images", UserWarning, stacklevel=3)
 
 
 @dataclass(frozen=True)

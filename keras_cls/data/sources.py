@@ -78,8 +78,9 @@ def digits():
                       note=DIGITS_NOTE)
 
 
-def arrays(x, y, class_names=None, test=None):
-    """In-memory images (N, H, W[, C]) in [0, 255] and integer labels; `test` is an optional (x, y) pair."""
+def arrays(x, y, class_names=None, test=None, validation=None):
+    """In-memory images (N, H, W[, C]) in [0, 255] and integer labels; `test` and `validation` are optional (x, y)
+    pairs (without `validation`, the data config's validation_fraction is held out of the training images)."""
     def split(xs, ys):
         xs, ys = np.asarray(xs), np.asarray(ys).reshape(-1).astype(np.int64)
         if xs.ndim == 3:
@@ -87,12 +88,16 @@ def arrays(x, y, class_names=None, test=None):
         if xs.ndim != 4 or xs.shape[-1] not in (1, 3) or len(xs) != len(ys):
             raise ValueError(f"arrays must be images (N, H, W), (N, H, W, 1) or (N, H, W, 3) with N labels; got "
                              f"x {xs.shape} and y {ys.shape}")
+        from keras_cls.data.contract import warn_unit_range
+
+        warn_unit_range(xs, "arrays")
         xs = np.clip(np.round(xs), 0, 255).astype(np.uint8) if xs.dtype != np.uint8 else xs
         return Split("pixels", np.repeat(xs, 3, axis=-1) if xs.shape[-1] == 1 else xs, ys)
 
     train = split(x, y)
     names = class_names or [str(c) for c in range(int(train.labels.max()) + 1 if len(train) else 0)]
-    return SourceData(train, None, split(*test) if test is not None else None, list(names))
+    return SourceData(train, split(*validation) if validation is not None else None,
+                      split(*test) if test is not None else None, list(names))
 
 
 def _class_folders(root):

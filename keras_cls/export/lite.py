@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_cls import files
-from keras_cls.data.contract import MAX_PIXELS, Preprocessing
+from keras_cls.data.contract import MAX_PIXELS, Preprocessing, warn_unit_range
 from keras_cls.export.saved_model import ServingModule, error_message
 
 
@@ -118,6 +118,7 @@ class TFLiteModel:
                              f"max_pixels={self.max_pixels:,}")
         if images.dtype.kind == "f" and not np.isfinite(images).all():
             raise ValueError("images must be finite (no NaN or infinity)")
+        warn_unit_range(images, "TFLite model")
         return self.runner(images=images.astype(self.input_dtype))
 
     def classify_bytes(self, encoded):

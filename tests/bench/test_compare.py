@@ -47,7 +47,7 @@ def test_demo_path_on_a_tiny_budget(tmp_path):
     run = tmp_path / "runs" / "resnet-18"
     assert all((run / f"model_{m}.tflite").stat().st_size > 0 for m in ("float32", "float16", "int8"))
     assert (run / "model_int8.tflite").stat().st_size < 0.3 * (run / "model_float32.tflite").stat().st_size
-    assert f"report: {report / 'report.md'}" in out.stdout and "| resnet-18 | trained | 32 |" in out.stdout
+    assert f"report: {report / 'report.md'}" in out.stdout and "| resnet-18 | trained | scratch (fast) | 32 |" in out.stdout
     assert "| efficientnetv2-xl | efficientnet | 512 |" in out.stdout  # the variant table
     assert "baseline: sklearn SVC(gamma=0.001) test top-1 98.59%" in out.stdout
     result = json.loads((report / "result.json").read_text())
@@ -71,14 +71,19 @@ def test_demo_path_on_a_tiny_budget(tmp_path):
 
 @pytest.mark.slow
 def test_compare_on_an_image_folder(tmp_path):
+    """Fine-tuned from a torchvision-layout checkpoint; the report says where each trained model started."""
+    from tests.models.test_torch_weights import random_state, save, torchvision_layout
+
     write_folder(tmp_path / "images", classes=("cat", "dog", "fox"))
+    checkpoint = save(random_state(torchvision_layout("basic", (2, 2, 2, 2))), tmp_path / "r18.safetensors")
     out = _run("compare.py", tmp_path, *TINY, "--source=folder", f"--path={tmp_path / 'images'}",
                "--image_size=32", "--batch_size=8", "--validation_fraction=0.2", "--test_fraction=0.2",
-               "--reference_models=",
+               f"--resnet_weights={checkpoint}", "--reference_models=",
                "--sweep=", "--runtimes=tf,tflite_int8", "--formats=keras,tflite_int8")
     assert out.returncode == 0, out.stderr[-3000:]
     rows = _models_csv(tmp_path)
     assert [r["model"] for r in rows] == ["resnet-18"] and rows[0]["top-1"].endswith("%")
+    assert rows[0]["start"] == f"{checkpoint} (finetune)" and f"{checkpoint} weights" in out.stdout
     assert rows[0]["keras MB"] and rows[0]["tflite_int8 MB"] and "tflite_float32 MB" not in rows[0]
     result = json.loads((tmp_path / "report" / "result.json").read_text())
     assert result["data"]["source"] == "folder" and result["exports"]["resnet-18"].endswith("1")

@@ -182,3 +182,25 @@ def test_tfds_without_the_package_is_a_clear_error():
 def test_config_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         DataConfig(**kwargs)
+
+
+def test_images_in_unit_range_get_one_warning(monkeypatch):
+    """Every model takes RGB in [0, 255]: a float batch within [0, 1] is warned about once per place."""
+    import warnings
+
+    import keras_cls
+    from keras_cls.data import contract
+    from keras_cls.evaluate import predictions
+
+    monkeypatch.setattr(contract, "_WARNED", set())
+    x = np.random.default_rng(0).uniform(0, 1, (4, 32, 32, 3)).astype("float32")
+    with pytest.warns(UserWarning, match=r"arrays: every value of this image batch lies in \[0, 1\].*multiply by 255"):
+        sources.arrays(x, [0, 1, 0, 1])
+    model = keras_cls.build("resnet-18", num_classes=2, input_shape=(32, 32, 3))
+    with pytest.warns(UserWarning, match=r"evaluate: every value"):
+        predictions(model, [(x, np.array([0, 1, 0, 1]))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per place; and [0, 255] images never warn
+        sources.arrays(x, [0, 1, 0, 1])
+        predictions(model, [(x * 255, np.array([0, 1, 0, 1]))])
+        contract.warn_unit_range(x * 255, "elsewhere")

@@ -111,3 +111,34 @@ def test_layerwise_optimizer_scales_each_update():
 def test_bad_fine_tuning_settings(tmp_path, pretrained, kwargs, message):
     with pytest.raises(ValueError, match=message):
         Trainer(_config(tmp_path, **{"weights": pretrained, **kwargs}), TINY_DATA)
+
+
+@pytest.mark.slow
+def test_photos_fine_tuned_from_a_torchvision_checkpoint_serve_what_evaluation_measured(tmp_path):
+    """A folder of photos -> fine-tuning from a torchvision-layout checkpoint -> SavedModel: serving_default's
+    scores for the test photos equal what evaluation computed for them."""
+    import tensorflow as tf
+
+    from keras_cls.data import load
+    from keras_cls.evaluate import predictions
+    from keras_cls.export import saved_model
+    from keras_cls.export.trained import load_trained
+    from tests.export.test_contract import _files, _photos
+    from tests.models.test_torch_weights import random_state, save, torchvision_layout
+
+    photos = tmp_path / "photos"
+    _photos(photos)
+    checkpoint = save(random_state(torchvision_layout("basic", (2, 2, 2, 2))), tmp_path / "resnet18.safetensors")
+    data_config = DataConfig(source="folder", path=str(photos), image_size=32, batch_size=4, validation_fraction=0.25,
+                             eval_crop=0.875, deterministic=True)
+    metrics = Trainer(TrainConfig(model="resnet-18", run_dir=str(tmp_path / "run"), epochs=2, steps_per_epoch=2,
+                                  weights=checkpoint, verbose=0), data_config).run()
+    assert metrics["status"] == "completed" and metrics["test_split"] == "test"
+    trained = load_trained(str(tmp_path / "run" / "model.keras"))
+    assert trained.class_names == ["china", "flower"] and trained.preprocessing.eval_crop == 0.875
+    evaluated, _ = predictions(trained.model, load(data_config).test)
+    served = tf.saved_model.load(saved_model(trained.model, root=str(tmp_path / "serving"), class_names=trained.class_names,
+                                             top_k=2, preprocessing=trained.preprocessing))
+    answers = served.signatures["serving_default"](images=tf.constant([f.read_bytes() for f in _files(photos)]))
+    np.testing.assert_allclose(answers["scores"].numpy(), evaluated, atol=1e-4, rtol=0)
+    assert set(answers["class_names"].numpy().ravel().tolist()) == {b"china", b"flower"}  # top-2 of 2
