@@ -11,7 +11,7 @@ def predictions(model, dataset):
 
     The model is called as one graph function rather than through predict_on_batch, which under a
     MirroredStrategy scope runs the whole batch on every replica and concatenates the copies."""
-    from keras_cls.bench.latency import compiled_call
+    from keras_cls.latency import compiled_call
     from keras_cls.data.contract import warn_unit_range
 
     call = compiled_call(model)

@@ -75,7 +75,7 @@ def latency_rows():
     import numpy as np
 
     import keras_cls
-    from keras_cls.bench.latency import interleaved
+    from keras_cls.latency import interleaved
     from keras_cls.compress import ptq
     from keras_cls.export.lite import TFLiteModel
     from keras_cls.files import write_bytes

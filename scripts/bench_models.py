@@ -29,7 +29,7 @@ def main(argv):
     import tensorflow as tf
 
     import keras_cls
-    from keras_cls.bench.latency import compiled_call, interleaved
+    from keras_cls.latency import compiled_call, interleaved
 
     shape = (FLAGS.size, FLAGS.size, 3)
     rows = []

@@ -28,7 +28,7 @@ def runtimes(name, size, workdir):
     import tensorflow as tf
 
     import keras_cls
-    from keras_cls.bench.latency import compiled_call
+    from keras_cls.latency import compiled_call
     from keras_cls.export import TFLiteModel, saved_model, tflite
 
     model = keras_cls.build(name, input_shape=(size, size, 3))
@@ -48,7 +48,7 @@ def main(argv):
     import tensorflow as tf
 
     import keras_cls
-    from keras_cls.bench.latency import interleaved
+    from keras_cls.latency import interleaved
 
     rows = []
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; median and p90 of interleaved calls; "

@@ -1,6 +1,5 @@
 """Transfer vs scratch, both families: pretrain on digits 0-4, fine-tune on digits 5-9 with few labels, against the
 same architecture from scratch with the same budget (keras_cls/bench/transfer.py says what is and is not measured)."""
-import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -10,9 +9,9 @@ from absl import app, flags  # noqa: E402
 flags.DEFINE_list("models", ["resnet-18", "efficientnet-b0"], "keras_cls models")
 flags.DEFINE_integer("shots", 10, "training images a class on the target task (digits 5-9)")
 flags.DEFINE_integer("pretrain_epochs", 15, "epochs on digits 0-4")
-flags.DEFINE_integer("epochs", 15, "epochs on the target task, transfer and scratch alike")
+flags.DEFINE_integer("epochs", 5, "epochs on the target task, transfer and scratch alike")
 flags.DEFINE_integer("steps", 10, "steps per epoch on the target task")
-flags.DEFINE_float("learning_rate", None, "the fine-tuning run's rate per 256 images (default: the finetune recipe's)")
+flags.DEFINE_integer("seeds", 3, "runs per arm (different seeds); the table gives the mean, lowest and highest")
 flags.DEFINE_string("run_root", "runs/bench_transfer", "where the runs go")
 flags.DEFINE_string("json", None, "write the rows as JSON here")
 FLAGS = flags.FLAGS
@@ -24,16 +23,17 @@ def main(argv):
     from keras_cls.bench import transfer
 
     for name, value in (("shots", FLAGS.shots), ("pretrain_epochs", FLAGS.pretrain_epochs),
-                        ("epochs", FLAGS.epochs), ("steps", FLAGS.steps)):
+                        ("epochs", FLAGS.epochs), ("steps", FLAGS.steps), ("seeds", FLAGS.seeds)):
         if value < 1:
             raise app.UsageError(f"--{name} must be >= 1, got {value}")
     rows = transfer.run(FLAGS.models, FLAGS.run_root, FLAGS.shots, FLAGS.pretrain_epochs, FLAGS.epochs, FLAGS.steps,
-                        FLAGS.learning_rate)
+                        FLAGS.seeds)
     print(f"\ndigits 5-9 with {FLAGS.shots} training images a class ({FLAGS.epochs} epochs x {FLAGS.steps} steps, "
           f"batch {transfer.DATA.batch_size}); backbones pretrained on digits 0-4\n")
     print(transfer.table(rows))
-    for model, gain in transfer.gains(rows).items():
-        print(f"{model}: transfer {'beats' if gain > 0 else 'does not beat'} scratch by {gain:+.1f} points")
+    for model, (gain, arm) in transfer.gains(rows).items():
+        verdict = "beats" if gain > 0 else "does not beat"
+        print(f"{model}: transfer ({arm}) {verdict} scratch by {gain:+.1f} points")
     if FLAGS.json:
         files.write_json(FLAGS.json, rows)
 

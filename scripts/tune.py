@@ -67,7 +67,9 @@ def main(argv):
         return  # a worker: the chief writes the reports
     rows = report.write(tuner, flags.FLAGS.project_dir, flags.FLAGS.objective)
     print(report.table(rows))
-    best = max((r for r in rows if r["score"] is not None), key=lambda r: r["score"], default=None)
+    # The oracle knows the objective's direction (val_loss: lowest is best).
+    best_trials = tuner.oracle.get_best_trials(1)
+    best = next((r for r in rows if best_trials and r["trial"] == best_trials[0].trial_id), None)
     print(f"\nsearch: {len(rows)} trials in {time.perf_counter() - start:.0f} s this run; best {flags.FLAGS.objective} "
           f"{best['score']:.4f} (trial {best['trial']}, {best['model']})" if best else "\nno finished trial")
     print(f"best config: {os.path.join(flags.FLAGS.project_dir, 'best_config.json')}")

@@ -2,7 +2,7 @@
 import numpy as np
 import tensorflow as tf
 
-from keras_cls.bench.latency import Timing, interleaved
+from keras_cls.latency import Timing, interleaved
 
 
 def test_interleaved_alternates_and_accepts_any_result_kind():

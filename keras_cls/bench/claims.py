@@ -138,8 +138,8 @@ def cifar10(result):
     rows = [r for r in result["models"] if r["role"] == "trained" and r.get("top1") is not None]
     if result["data"]["source"] == "cifar" and rows:
         measured = ", ".join(f"{r['model']} {100 * r['top1']:.1f}% (from {r.get('start', 'scratch')})" for r in rows)
-        return measured, "measured", "on the CIFAR files of this run; compare with 97% (B0) and 95.5% (ResNet-50), "
-                                     "which are fine-tuned from ImageNet weights"
+        return measured, "measured", ("on the CIFAR files of this run; compare with 97% (B0) and 95.5% "
+                                      "(ResNet-50), which are fine-tuned from ImageNet weights")
     return ("not run: no CIFAR-10 files given", NOT_HERE,
             "fine-tuned ImageNet models: run scripts/compare.py --source cifar --path <cifar-10-batches-py> "
             "--image_size 224 --models efficientnet-b0,resnet-50 --weights imagenet --epochs 10 (keras.applications' "

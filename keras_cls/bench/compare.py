@@ -21,8 +21,8 @@ SWEEP = ("efficientnet-b0", "efficientnet-b1", "efficientnet-b2", "efficientnet-
 @dataclass(frozen=True)
 class CompareConfig:
     models: Tuple[str, ...] = ("resnet-18", "efficientnet-b0")   # trained on the data, one per family or more
-    epochs: int = 20
-    steps_per_epoch: Optional[int] = None
+    epochs: int = 20                              # training epochs per model
+    steps_per_epoch: Optional[int] = None         # None: one pass over the training split
     recipe: Optional[str] = None                  # None: "finetune" with weights, "fast" without
     weights: Optional[str] = None                 # start the trained models from these ("imagenet": keras.applications'
     #                                               EfficientNet files, torchvision's ResNet checkpoints)
@@ -30,10 +30,10 @@ class CompareConfig:
     reference_models: Tuple[str, ...] = ("efficientnet-b0", "resnet-50")  # random weights, full measurement
     reference_size: Optional[int] = None          # None: each model's own resolution
     sweep: Tuple[str, ...] = SWEEP                # batch-1 TF latency only, against published ImageNet top-1
-    sweep_repeats: int = 5
-    run_root: str = "runs/compare"
-    export_root: str = "saved_models"
-    report_dir: str = "reports/compare"
+    sweep_repeats: int = 5                        # timed calls per sweep variant
+    run_root: str = "runs/compare"                # training runs: <run_root>/<model>
+    export_root: str = "saved_models"             # TF Serving model root the trained models go to
+    report_dir: str = "reports/compare"           # report.md, report.html, CSV, JSON, plots
 
     def __post_init__(self):
         from keras_cls.models import get_spec
@@ -121,7 +121,7 @@ def sweep(names, size, repeats, peak_gflops, log):
     """Batch-1 TF-graph latency of many variants (random weights), with their published ImageNet top-1."""
     import keras
 
-    from keras_cls.bench.latency import compiled_call, interleaved
+    from keras_cls.latency import compiled_call, interleaved
     from keras_cls.models import build, flops, model_info
 
     rows = []

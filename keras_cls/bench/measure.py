@@ -20,6 +20,11 @@ RUNTIME_NAMES = {"tf": "TF graph", "saved_model": "SavedModel signature", "tflit
                  "tflite_int8": "TFLite int8"}
 
 
+def measured_formats(result):
+    """The formats whose sizes a comparison result holds, in FORMATS order."""
+    return [f for f in FORMATS if any(f in r["mb"] for r in result["models"])]
+
+
 def _check(condition, message):
     if not condition:
         raise ValueError(message)
@@ -27,12 +32,12 @@ def _check(condition, message):
 
 @dataclass(frozen=True)
 class MeasureConfig:
-    runtimes: Tuple[str, ...] = RUNTIMES
-    formats: Tuple[str, ...] = FORMATS
-    batches: Tuple[int, ...] = (1, 16)
+    runtimes: Tuple[str, ...] = RUNTIMES  # tf, saved_model, tflite_float32, tflite_int8
+    formats: Tuple[str, ...] = FORMATS    # model file formats whose sizes are measured
+    batches: Tuple[int, ...] = (1, 16)    # latency batch sizes
     repeats: int = 10                 # timed calls per runtime at batch 1 (interleaved)
     batch_repeats: int = 4            # at larger batches
-    train_batch: int = 16
+    train_batch: int = 16             # batch of the timed training steps
     train_steps: int = 3              # timed training steps after one untimed (tracing) step
     threads: int = 2                  # TFLite interpreter threads
     calibration_images: int = 64      # int8 calibration (from the data when given, else random images)
@@ -88,7 +93,7 @@ def runtimes(model, config, lite_paths, saved_model_path):
     """{runtime: callable(float32 batch)} for the configured runtimes."""
     import tensorflow as tf
 
-    from keras_cls.bench.latency import compiled_call
+    from keras_cls.latency import compiled_call
     from keras_cls.export.lite import TFLiteModel
 
     found = {}
@@ -106,7 +111,7 @@ def runtimes(model, config, lite_paths, saved_model_path):
 
 def latency_rows(name, candidates, config, size, gmacs, peak_gflops):
     """One row per runtime and batch: p50/p90 ms, images/s, MFU."""
-    from keras_cls.bench.latency import interleaved
+    from keras_cls.latency import interleaved
 
     rows = []
     for batch in config.batches:
@@ -121,7 +126,7 @@ def latency_rows(name, candidates, config, size, gmacs, peak_gflops):
 
 def inference_peak_mb(model, config):
     """Resident memory the first TF-graph call at the largest batch adds (tracing + activations)."""
-    from keras_cls.bench.latency import compiled_call
+    from keras_cls.latency import compiled_call
 
     call = compiled_call(model)
     with PeakMemory() as peak:

@@ -106,10 +106,10 @@ def size_per_format(result, path):
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.4))
     groups = [f"{r['model']} ({r['role']}, {r['size']} px)" for r in result["models"]]
-    from keras_cls.bench.report import formats
+    from keras_cls.bench.measure import measured_formats
 
     values = {(g, f): r["mb"][f] for g, r in zip(groups, result["models"]) for f in r["mb"]}
-    _grouped_bars(ax, groups, formats(result), values, "MB", "file size per format")
+    _grouped_bars(ax, groups, measured_formats(result), values, "MB", "file size per format")
     return _save(fig, path)
 
 

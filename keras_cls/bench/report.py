@@ -23,20 +23,16 @@ def _lat(runtime, batch=1):
                                  x["role"] == r["role"] and x["runtime"] == runtime and x["batch"] == batch), "")
 
 
-def formats(result):
-    from keras_cls.bench.measure import FORMATS
-
-    return [f for f in FORMATS if any(f in r["mb"] for r in result["models"])]
-
-
 def model_columns(result):
+    from keras_cls.bench.measure import measured_formats
+
     latency = result["latency"]
     return [("model", lambda r: r["model"]), ("role", lambda r: r["role"]),
             ("start", lambda r: f"{r['start']} ({r['recipe']})" if r.get("start") else "random weights"),
             ("px", _f("d", "size")),
             ("params (M)", lambda r: f"{r['params'] / 1e6:.2f}"), ("GMACs", _f(".3f", "gmacs")),
             *[(f"{fmt} MB", lambda r, fmt=fmt: f"{r['mb'][fmt]:.2f}" if fmt in r["mb"] else "")
-              for fmt in formats(result)],
+              for fmt in measured_formats(result)],
             ("TF b1 ms", lambda r: _lat("tf")(r, latency)),
             ("TFLite int8 b1 ms", lambda r: _lat("tflite_int8")(r, latency)),
             ("train img/s", _f(".1f", "train_img_s")), ("train MFU", _pct("train_mfu")),

@@ -21,7 +21,7 @@ METHODS = ptq.METHODS + FINE_TUNED
 
 @dataclasses.dataclass(frozen=True)
 class CompressConfig:
-    methods: Tuple[str, ...] = METHODS
+    methods: Tuple[str, ...] = METHODS  # float32, dynamic, float16, int8, qat, prune
     sparsity: float = 0.5               # target for "prune", on the pruned layers (Conv2D, Dense)
     prune_depthwise: bool = False       # also prune DepthwiseConv2D kernels (tfmot does not by itself)
     fine_tune_epochs: int = 3           # for qat and prune, on the training split
@@ -30,8 +30,8 @@ class CompressConfig:
     calibration_images: int = 200       # representative images for int8, from the validation split
     per_channel: bool = True            # int8 weight scales per output channel (False: per tensor, smaller)
     threads: int = 2                    # TFLite interpreter threads for the accuracy and latency runs
-    latency_repeats: int = 20
-    top_k: int = 5
+    latency_repeats: int = 20           # timed batch-1 calls per file
+    top_k: int = 5                      # classes the TFLite files return
 
     def __post_init__(self):
         object.__setattr__(self, "methods", tuple(self.methods))
@@ -115,7 +115,7 @@ def _artifacts(model, data, config, class_names, log):
 
 def compress(model, data, config, out_dir, class_names=None, log=print):
     """Run the methods, write <out_dir>/<method>.tflite, table.md and table.json; returns the table rows."""
-    from keras_cls.bench.latency import interleaved
+    from keras_cls.latency import interleaved
     from keras_cls.export.lite import TFLiteModel
 
     os.makedirs(out_dir, exist_ok=True)

@@ -21,25 +21,25 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 @dataclass(frozen=True)
 class DataConfig:
-    source: str = "digits"
+    source: str = "digits"                # digits | folder | tfrecord | cifar | tfds | arrays
     path: Optional[str] = None            # folder / TFRecord folder or glob / CIFAR folder / TFDS dataset name
-    image_size: int = 32
-    batch_size: int = 32
+    image_size: int = 32                  # training and evaluation size in pixels (square)
+    batch_size: int = 32                  # images per step (all replicas together)
     validation_fraction: float = 0.1      # held out of train when the source has no validation split
     test_fraction: float = 0.1            # held out of train when the source has no test split
     num_classes: Optional[int] = None     # TFRecords carry no class list: say how many
     label_offset: int = 0                 # added to TFRecord labels (-1 for 1-based ImageNet shards)
-    seed: int = 0
-    deterministic: bool = False
+    seed: int = 0                         # shuffling, splits and augmentation
+    deterministic: bool = False           # keep the file order in parallel reads (slower)
     cache: Optional[str] = None           # None, "memory" or a file path prefix (decoded images)
-    shuffle_buffer: int = 10_000
-    crop_scale: Tuple[float, float] = (0.08, 1.0)
+    shuffle_buffer: int = 10_000          # images in the shuffle buffer
+    crop_scale: Tuple[float, float] = (0.08, 1.0)  # random-resized-crop area range: low,high
     pad_crop: int = 0                     # >0: CIFAR-style pad-and-random-crop (translation) instead of RRC
     flip: Optional[bool] = None           # None: the source decides (digits: no flip)
-    eval_crop: float = 0.875
+    eval_crop: float = 0.875              # evaluation center crop: fraction of the shorter side
     max_pixels: int = MAX_PIXELS          # images with more pixels (read from the header) are skipped as bombs
     randaugment: int = 0                  # RandAugment ops per image; 0 = off
-    randaugment_factor: float = 0.5
+    randaugment_factor: float = 0.5       # RandAugment magnitude in [0, 1]
     mixup: float = 0.0                    # MixUp alpha; 0 = off
     cutmix: float = 0.0                   # CutMix alpha; 0 = off
     verify: str = "header"                # scan before training: header (cheap), full (decode all), none

@@ -64,33 +64,6 @@ def reference(name):
         return json.load(f)["models"][get_spec(name).name]
 
 
-def model_info(name):
-    """Resolution, dropout, parameter counts, GMACs, feature channels and stage table of a variant."""
-    from keras_cls.models import flops
-
-    spec = get_spec(name)
-    module = family_module(spec)
-    full = flops.count(spec.name)
-    ref = reference(spec.name)
-    return {
-        "name": spec.name,
-        "family": spec.family,
-        "resolution": spec.resolution,
-        "dropout": spec.dropout,
-        "drop_connect": spec.drop_connect,
-        "params": full.params,
-        "trainable_params": full.trainable,
-        "non_trainable_params": full.non_trainable,
-        "params_without_top": flops.count(spec.name, include_top=False).params,
-        "gmacs": full.macs / 1e9,
-        "activation_mb": full.activation_bytes / 2**20,
-        "feature_channels": module.feature_channels(spec),
-        "stages": module.scaled_stages(spec),
-        "imagenet_top1_published": ref.get("imagenet_top1_published"),
-        "imagenet_weights": bool(getattr(spec, "weights_file", None)) or spec.family == "resnet",
-    }
-
-
 HEAD_LAYERS = ("avg_pool", "max_pool", "top_dropout", "predictions")
 
 
@@ -122,7 +95,7 @@ def _validate(spec, *, num_classes, input_shape, include_top, weights, pooling, 
     for label, rate in (("dropout_rate", dropout_rate), ("drop_connect_rate", drop_connect_rate)):
         if rate is not None and not 0 <= rate < 1:
             raise ValueError(f"{label} must be in [0, 1), got {rate!r}")
-    _check_weights(spec, weights)
+    check_weights(spec, weights)
     _check_shape(spec, input_shape, weights)
 
 
@@ -133,7 +106,8 @@ WEIGHT_SOURCES = {
 }
 
 
-def _check_weights(spec, weights):
+def check_weights(spec, weights):
+    """Refuse a weights source this variant cannot load (before anything is built or written)."""
     from keras_cls.models import torch_weights
 
     allowed = f"allowed for {spec.name}: {WEIGHT_SOURCES[spec.family]}"

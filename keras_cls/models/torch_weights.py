@@ -96,7 +96,14 @@ def _torch_state(path):
             state = state[wrapper]
     if not isinstance(state, dict):
         raise WeightsMismatchError(f"{path!r} holds a {type(state).__name__}, not a state dict of tensors")
-    return {k: v.detach().float().numpy() for k, v in state.items() if hasattr(v, "detach")}
+    return _unwrapped({k: v.detach().float().numpy() for k, v in state.items() if hasattr(v, "detach")})
+
+
+def _unwrapped(state):
+    """Keys saved from a DataParallel / DistributedDataParallel model carry a 'module.' prefix: drop it."""
+    if state and all(k.startswith("module.") for k in state):
+        return {k[len("module."):]: v for k, v in state.items()}
+    return state
 
 
 def read_state(path):
@@ -113,7 +120,7 @@ def read_state(path):
         state = load_file(path)
     except (SafetensorError, ValueError, OSError) as e:
         raise WeightsMismatchError(f"{path!r} is not a readable safetensors file ({e})") from e
-    return {k: np.asarray(v, np.float32) for k, v in state.items()}
+    return _unwrapped({k: np.asarray(v, np.float32) for k, v in state.items()})
 
 
 def describe(state):
@@ -199,7 +206,8 @@ def load(model, spec, weights):
                    if not k.endswith(_IGNORED) and not (skip_head and k.startswith(_HEAD + ".")))
     if extra:
         raise WeightsMismatchError(f"{source}: {len(extra)} tensor(s) have no place in {model.name}, first "
-                                   f"{', '.join(extra[:3])}: the checkpoint is {describe(state)}, the model is {model.name}")
+                                   f"{', '.join(extra[:3])}: the checkpoint is {describe(state)}, the model is "
+                                   f"{model.name}")
     for layer, arrays in plan:
         set_layer_weights(layer, arrays)
     head = "its head" if not skip_head else "a new head" if _has_head(model) else "no head"

@@ -8,40 +8,41 @@ STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    model: str = "efficientnet-b0"
-    run_dir: str = "runs/run"
-    epochs: int = 30
+    model: str = "efficientnet-b0"           # the variant to train (keras-cls list)
+    run_dir: str = "runs/run"                 # the run folder: same folder again = resume
+    epochs: int = 30                          # epochs in all (both phases of fine-tuning)
     steps_per_epoch: Optional[int] = None     # None: one pass over the training split
     recipe: str = "auto"                      # recipes.py: auto = finetune with weights, else the family's
     optimizer: Optional[str] = None           # the rest override the recipe when set
     learning_rate: Optional[float] = None     # per 256 images
-    schedule: Optional[str] = None
-    warmup_epochs: Optional[float] = None
-    weight_decay: Optional[float] = None
-    label_smoothing: Optional[float] = None
-    ema: Optional[float] = None
-    dropout_rate: Optional[float] = None
-    drop_connect_rate: Optional[float] = None
+    schedule: Optional[str] = None            # cosine | exponential
+    warmup_epochs: Optional[float] = None     # linear warm-up of the learning rate
+    weight_decay: Optional[float] = None      # never on BatchNorm or biases
+    label_smoothing: Optional[float] = None   # in [0, 1)
+    ema: Optional[float] = None               # EMA momentum of the weights (0.9999); None = off
+    dropout_rate: Optional[float] = None      # before the classifier; None: the variant's
+    drop_connect_rate: Optional[float] = None # stochastic depth; None: the variant's
     weights: Optional[str] = None             # pretrained start: "imagenet", "torchvision", "timm:<name>", a file
     head_epochs: Optional[int] = None         # fine-tuning: epochs of phase 1 (head only); None: the recipe's share
     unfreeze: Optional[str] = None            # fine-tuning phase 2: "all" or how many backbone blocks from the top
     backbone_lr: Optional[float] = None       # fine-tuning phase 2: peak rate as a fraction of learning_rate
     layer_decay: Optional[float] = None       # fine-tuning phase 2: rate factor per block further from the head
     train_bn: Optional[bool] = None           # fine-tuning phase 2: BatchNorm adapts (default: inference mode)
-    precision: str = "float32"
-    strategy: str = "default"
+    precision: str = "float32"                # float32 | mixed_float16 | mixed_bfloat16
+    strategy: str = "default"                 # default | mirrored | multiworker | tpu
     sync_batchnorm: Optional[bool] = None     # all-reduce BatchNorm statistics across replicas; None: multiworker only
     cpu_devices: int = 0                      # >1: split the CPU into logical devices (mirrored on one machine)
     tpu: Optional[str] = None                 # TPU name/address for strategy="tpu"
     jit_compile: bool = False                 # XLA; off by default (slower on CPU, see README)
-    seed: int = 0
-    verbose: int = 2
+    seed: int = 0                             # weights, data order and augmentation
+    verbose: int = 2                          # Keras fit's: 0 silent, 1 progress bar, 2 a line per epoch
     new_run: bool = False                     # run_dir already holds a run: train in a new <run_dir>-<n> instead
 
     def __post_init__(self):
         from keras_cls.models import get_spec
+        from keras_cls.models.registry import check_weights
 
-        get_spec(self.model)
+        check_weights(get_spec(self.model), self.weights)
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.strategy not in STRATEGIES:

@@ -6,6 +6,7 @@ weights, EMA applied), evaluation.json, confusion.png and metrics.json. Every fi
 """
 import dataclasses
 import json
+import math
 import os
 
 from keras_cls import files
@@ -71,7 +72,6 @@ def make_optimizer(recipe, batch_size, steps_per_epoch, epochs, lr_factor=1.0, l
     layer-wise (fine-tuning's layer_decay)."""
     import keras
 
-    from keras_cls.train import finetune
     from keras_cls.train.schedules import WarmupDecay
 
     peak = recipe.learning_rate * lr_factor * batch_size / 256
@@ -287,7 +287,7 @@ class Trainer:
 
         if phase.name != "train":
             print(f"phase {phase.index} ({phase.name}): epochs {max(first, phase.start) + 1}-{phase.end}, "
-                  f"{sum(int(w.shape.num_elements() or 0) for w in model.trainable_weights):,} trainable parameters")
+                  f"{sum(math.prod(w.shape) for w in model.trainable_weights):,} trainable parameters")
         val_size = data.sizes.get("validation")
         exact = val_size and data.report.kept == data.report.seen and strategy.num_replicas_in_sync == 1
         val_steps = -(-val_size // self.data_config.batch_size) if exact else None  # else: until the data ends

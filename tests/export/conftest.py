@@ -1,4 +1,8 @@
-"""One small classifier for the export tests, exported once: a SavedModel folder and a TFLite file."""
+"""One small classifier for the export tests, exported once per test run (shared by the pytest-xdist workers): its
+weights, a SavedModel folder and a TFLite file."""
+import fcntl
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -12,21 +16,42 @@ SIZE = (64, 64)
 NAMES = ["cat", "dog", "fox"]
 
 
+def _shared(tmp_path_factory, name, make):
+    """`make(path)` once for the whole run: the first worker to take the lock makes it, the others reuse it. The
+    workers' temporary folders share a parent that is new for each run; without xdist there is one process."""
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / f"{name}.done").exists():
+            make(root / name)
+            (root / f"{name}.done").touch()
+    return root / name
+
+
+def _build():
+    return keras_cls.build("efficientnet-b0", num_classes=3, input_shape=(*SIZE, 3))
+
+
 @pytest.fixture(scope="session")
-def model():
+def model(tmp_path_factory):
     # Random BN statistics and biases spread the probabilities, so that comparisons see every weight.
-    return randomize(keras_cls.build("efficientnet-b0", num_classes=3, input_shape=(*SIZE, 3)), seed=4)
+    path = _shared(tmp_path_factory, "b0.weights.h5", lambda p: randomize(_build(), seed=4).save_weights(p))
+    model = _build()
+    model.load_weights(path)
+    return model
 
 
 @pytest.fixture(scope="session")
 def exported(model, tmp_path_factory):
-    root = tmp_path_factory.mktemp("saved_models")
-    return saved_model(model, root=str(root), class_names=NAMES, top_k=2), root
+    root = _shared(tmp_path_factory, "saved_models",
+                   lambda p: saved_model(model, root=str(p), class_names=NAMES, top_k=2))
+    return str(root / "efficientnet-b0" / "1"), root
 
 
 @pytest.fixture(scope="session")
 def tflite_file(model, tmp_path_factory):
-    return tflite(model, str(tmp_path_factory.mktemp("tflite") / "b0.tflite"), class_names=NAMES, top_k=2)
+    return str(_shared(tmp_path_factory, "b0.tflite", lambda p: tflite(model, str(p), class_names=NAMES, top_k=2)))
 
 
 def jpeg(seed, shape=(50, 70)):

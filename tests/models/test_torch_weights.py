@@ -94,12 +94,13 @@ def assert_every_tensor_in_place(model, state):
     assert placed == sum(w.size for l in model.layers if type(l).__name__ != "Normalization" for w in l.get_weights())
 
 
-@pytest.mark.parametrize("name,block,repeats", [("resnet-18", "basic", (2, 2, 2, 2)),
-                                                ("resnet-50", "bottleneck", (3, 4, 6, 3))])
-def test_torchvision_layout_lands_tensor_for_tensor(name, block, repeats, tmp_path):
+@pytest.mark.parametrize("name,block,repeats,prefix", [("resnet-18", "basic", (2, 2, 2, 2), ""),
+                                                       ("resnet-50", "bottleneck", (3, 4, 6, 3), "module.")])
+def test_torchvision_layout_lands_tensor_for_tensor(name, block, repeats, prefix, tmp_path):
+    """Every tensor of torchvision's layout in its place; 'module.' (saved from DataParallel) is dropped."""
     state = random_state(torchvision_layout(block, repeats))
-    model = build(name, weights=save(state, tmp_path / "tv.safetensors"), input_shape=SIZE)
-    assert_every_tensor_in_place(model, state)
+    path = save({prefix + k: v for k, v in state.items()}, tmp_path / "tv.safetensors")
+    assert_every_tensor_in_place(build(name, weights=path, input_shape=SIZE), state)
 
 
 def test_new_head_for_another_class_count_and_no_head(tmp_path):

@@ -142,3 +142,11 @@ def test_photos_fine_tuned_from_a_torchvision_checkpoint_serve_what_evaluation_m
     answers = served.signatures["serving_default"](images=tf.constant([f.read_bytes() for f in _files(photos)]))
     np.testing.assert_allclose(answers["scores"].numpy(), evaluated, atol=1e-4, rtol=0)
     assert set(answers["class_names"].numpy().ravel().tolist()) == {b"china", b"flower"}  # top-2 of 2
+
+
+def test_weights_a_model_cannot_load_are_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(ValueError, match=r"PyTorch ResNet weights; allowed for efficientnet-b0"):
+        TrainConfig(model="efficientnet-b0", weights="torchvision", run_dir=str(tmp_path / "run"))
+    with pytest.raises(ValueError, match=r"neither a known source nor an existing file"):
+        TrainConfig(model="resnet-18", weights=str(tmp_path / "missing.safetensors"))
+    assert not (tmp_path / "run").exists()

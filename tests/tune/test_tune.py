@@ -70,14 +70,15 @@ def test_search_resumes_after_sigkill_keeps_finished_trials_and_reports(tmp_path
     without training that trial again; then the reports, the tuner's memory per trial and the best config."""
     project, space = tmp_path / "search", tmp_path / "space.json"
     space.write_text(json.dumps({"variants": ["resnet-18"]}))  # quick trials; both families: the test below
-    first = _tune(project, "--tuner=bayesian", "--max_trials=3", f"--space={space}")
+    # val_loss: the lowest is best (the oracle's direction, not the highest score)
+    first = _tune(project, "--tuner=bayesian", "--max_trials=3", f"--space={space}", "--objective=val_loss")
     deadline = time.monotonic() + 400
     while _status(project, 0) != "COMPLETED" and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.5)
     assert _status(project, 0) == "COMPLETED", first.communicate()[0][-3000:] if first.poll() is not None else ""
     first.send_signal(signal.SIGKILL)
     first.wait()
-    second = _tune(project, "--tuner=bayesian", "--max_trials=3", f"--space={space}")
+    second = _tune(project, "--tuner=bayesian", "--max_trials=3", f"--space={space}", "--objective=val_loss")
     out = second.communicate(timeout=600)[0]
     assert second.returncode == 0, out[-3000:]
     assert [_status(project, i) for i in range(3)] == ["COMPLETED"] * 3
@@ -86,6 +87,8 @@ def test_search_resumes_after_sigkill_keeps_finished_trials_and_reports(tmp_path
     rows = list(csv.DictReader(open(project / "trials.csv")))
     assert len(rows) == 3 and all(r["status"] == "COMPLETED" and r["rss_mb"] for r in rows)
     assert {r["family"] for r in rows} == {"resnet"} and {r["model"] for r in rows} == {"resnet-18"}
+    scores = {r["trial"]: float(r["score"]) for r in rows}
+    assert f"best val_loss {min(scores.values()):.4f} (trial {min(scores, key=scores.get)}, resnet-18)" in out
     # no memory growth per trial in the tuner process (trials 1 and 2 ran in the restarted one)
     assert float(rows[2]["rss_mb"]) <= 1.5 * float(rows[1]["rss_mb"]), [r["rss_mb"] for r in rows]
     assert (project / "objective.png").stat().st_size > 5000 and (project / "trials.md").exists()

@@ -1,0 +1,74 @@
+"""DESIGN decision 13: imports run one way, {data, models} -> train -> {export, compress} -> tune -> bench -> cli, with
+shared helpers below their users; no module imports (even lazily) one of a later stage, and no two modules import
+each other, directly or around a loop."""
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "keras_cls"
+# The stage of each part of the package: a module may import only from its own part or from an earlier stage.
+STAGE = {"files": 0, "latency": 0, "configflags": 0, "data": 1, "models": 1, "evaluate": 1.5, "train": 2,
+         "export": 3, "compress": 3, "tune": 4, "bench": 5, "cli": 6}
+# Parts of one stage that may use each other one way (the export runtime is what compression converts with).
+ALLOWED = {("compress", "export")}
+
+
+def _modules():
+    return {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"): p
+            for p in PACKAGE.rglob("*.py")}
+
+
+def _imports(path, modules):
+    """Every keras_cls module `path` imports, at the top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("keras_cls"):
+            for alias in node.names:
+                name = f"{node.module}.{alias.name}"
+                found.add(name if name in modules else node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("keras_cls"))
+    return found
+
+
+def _graph():
+    modules = _modules()
+    return {name: _imports(path, modules) for name, path in modules.items()}
+
+
+def _part(module):
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def test_every_part_has_a_stage():
+    assert {_part(m) for m in _modules()} - {None} <= set(STAGE)
+
+
+def test_no_import_against_the_stages():
+    upward = [f"{m} -> {t}" for m, targets in _graph().items() for t in targets
+              if _part(t) and _part(m) and _part(t) != _part(m) and (_part(m), _part(t)) not in ALLOWED
+              and STAGE[_part(t)] >= STAGE[_part(m)]]
+    assert not upward, upward
+
+
+def test_no_import_cycle_between_modules():
+    """Packages' __init__ re-exports are left out: importing a name from a package is not a dependency loop."""
+    modules = _modules()
+    packages = {m for m, p in modules.items() if p.name == "__init__.py"}
+    graph = {m: {t for t in targets if t not in packages and t != m} for m, targets in _graph().items()
+             if m not in packages}
+    cycles, state = [], {}
+
+    def visit(node, path):
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                cycles.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert not cycles, cycles
