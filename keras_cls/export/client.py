@@ -18,6 +18,12 @@ import urllib.request
 import numpy as np
 
 
+def _check_range(images):
+    from keras_cls.data.contract import warn_unit_range
+
+    warn_unit_range(images, "serving client")
+
+
 class ServingError(RuntimeError):
     """The model server refused a request; the message is the server's."""
 
@@ -71,6 +77,7 @@ class RestClient:
         if isinstance(images, (list, tuple)):
             inputs = [{"b64": base64.b64encode(data).decode()} for data in images]
         else:
+            _check_range(images)
             inputs = np.asarray(images).tolist()
         body = {"signature_name": signature, "inputs": {"images": inputs}}
         answer = self._request(f"{self.model_url()}:predict", body)
@@ -108,6 +115,7 @@ class GrpcClient:
         if isinstance(images, (list, tuple)):
             tensor = tf.make_tensor_proto(list(images), dtype=tf.string, shape=[len(images)])
         else:
+            _check_range(images)
             tensor = tf.make_tensor_proto(np.asarray(images))
         request.inputs["images"].CopyFrom(tensor)
         return request

@@ -133,7 +133,7 @@ def test_report_writes_tables_plots_and_one_html_page(tmp_path):
     page = (tmp_path / "report.html").read_text()
     assert page.count("data:image/png;base64,") == len(pngs) and "src='accuracy" not in page
     md = (tmp_path / "report.md").read_text()
-    assert all(c["claim"] in md for c in result["claims"]) and "| efficientnet-b0 | reference | 224 |" in md
+    assert all(c["claim"] in md for c in result["claims"]) and "| efficientnet-b0 | reference | random weights | 224 |" in md
     with open(tmp_path / "models.csv") as f:
         models = list(csv.DictReader(f))
     assert len(models) == 4 and models[3]["tflite_int8 MB"] == "24.80" and models[0]["top-1"] == "99.00%"

@@ -7,10 +7,14 @@ from keras_cls.bench import transfer
 def test_tasks_share_no_class_and_take_few_labels():
     data = transfer.tasks(shots=3)
     x, y, names, test, validation = data["target"]
-    assert names == ["5", "6", "7", "8", "9"] and data["pretrain"][2] == ["0", "1", "2", "3", "4"]
+    assert names == ["5", "6", "7", "8", "9"] and data["pretrain"][2][:5] == ["0@0", "0@90", "0@180", "0@270", "1@0"]
+    pre_x, pre_y = data["pretrain"][:2]
+    assert len(pre_x) == 4 * int(np.sum(pre_y % 4 == 0)) and set(np.unique(pre_y)) == set(range(20))
+    digit, turns = pre_y[len(pre_y) // 4 + 3] // 4, pre_y[len(pre_y) // 4 + 3] % 4
+    np.testing.assert_array_equal(pre_x[len(pre_y) // 4 + 3], np.rot90(pre_x[3], turns, axes=(0, 1)))
+    assert turns == 1 and digit == pre_y[3] // 4
     assert len(x) == 15 and np.bincount(y).tolist() == [3] * 5 and x.shape[1:] == (8, 8, 3)
     assert set(np.unique(test[1])) == set(range(5)) and len(validation[0]) > 50
-    pre_x = data["pretrain"][0]
     assert not any(np.array_equal(a, b) for a in x for b in pre_x[:200])  # other digits, other images
 
 
