@@ -71,6 +71,7 @@ def _completed(run_dir, name, config, data_config):
 
 def train(name, config, data_config, log):
     from keras_cls.train import TrainConfig, Trainer
+    from keras_cls.train.callbacks import EpochLine
 
     run_dir = os.path.join(config.run_root, name)
     if _completed(run_dir, name, config, data_config):
@@ -82,7 +83,7 @@ def train(name, config, data_config, log):
     metrics = Trainer(TrainConfig(model=name, run_dir=run_dir, epochs=config.epochs, recipe=config.recipe_for(name),
                                   steps_per_epoch=config.steps_per_epoch, weights=config.weights_for(name),
                                   verbose=0),
-                      data_config).run()
+                      data_config).run(callbacks=[EpochLine(log, config.epochs, prefix=f"    {name} ")])
     log(f"  {name}: test top-1 {100 * metrics['top1']:.2f}% in {metrics['train_seconds']} s")
     return run_dir
 

@@ -54,6 +54,26 @@ class Throughput(keras.callbacks.Callback):
             logs["epoch_seconds"] = time.perf_counter() - self.start
 
 
+class EpochLine(keras.callbacks.Callback):
+    """One line per finished epoch for quiet runs (verbose=0) inside longer jobs: k/N, loss, accuracy, validation
+    accuracy, seconds, and the time left at the mean pace so far."""
+
+    def __init__(self, log, epochs, prefix=""):
+        super().__init__()
+        self.log, self.epochs, self.prefix, self.times = log, epochs, prefix, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.times.append(time.perf_counter() - self.start)
+        left = (self.epochs - epoch - 1) * sum(self.times) / len(self.times)
+        figures = ", ".join(f"{k} {logs[k]:.3f}" for k in ("loss", "accuracy", "val_accuracy") if k in logs)
+        self.log(f"{self.prefix}epoch {epoch + 1}/{self.epochs}: {figures}, {self.times[-1]:.0f} s, "
+                 f"~{left:.0f} s left")
+
+
 class SaveBackup(keras.callbacks.Callback):
     """Writes weights + optimizer state after each epoch to a new backup file (progress.json names the valid one).
     Runs before SwapEMAWeights swaps the averaged weights in, so a restored backup continues training exactly."""

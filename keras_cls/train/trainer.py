@@ -308,7 +308,8 @@ class Trainer:
         metrics = {"status": "completed", "model": self.spec.name, "epochs": self.config.epochs,
                    "epochs_this_run": trained_now, "steps_per_epoch": steps, **progress.totals(),
                    "test_split": "test" if data.test is not None else "validation",
-                   "top1": result.get("top1"), "top5": result.get("top5"),
+                   # top1, and top5 (top<k>, k = the number of classes, when there are fewer than 5)
+                   "top1": result.get("top1"), **{k: v for k, v in result.items() if k.startswith("top")},
                    "skipped_inputs": len(data.report.skipped)}
         self._write("metrics.json", metrics)
         progress.complete()

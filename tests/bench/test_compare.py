@@ -84,6 +84,7 @@ def test_compare_on_an_image_folder(tmp_path):
     rows = _models_csv(tmp_path)
     assert [r["model"] for r in rows] == ["resnet-18"] and rows[0]["top-1"].endswith("%")
     assert rows[0]["start"] == f"{checkpoint} (finetune)" and f"{checkpoint} weights" in out.stdout
+    assert "    resnet-18 epoch 1/1: loss " in out.stdout and " s left" in out.stdout  # a line per epoch
     assert rows[0]["keras MB"] and rows[0]["tflite_int8 MB"] and "tflite_float32 MB" not in rows[0]
     result = json.loads((tmp_path / "report" / "result.json").read_text())
     assert result["data"]["source"] == "folder" and result["exports"]["resnet-18"].endswith("1")

@@ -134,6 +134,7 @@ def test_photos_fine_tuned_from_a_torchvision_checkpoint_serve_what_evaluation_m
     metrics = Trainer(TrainConfig(model="resnet-18", run_dir=str(tmp_path / "run"), epochs=2, steps_per_epoch=2,
                                   weights=checkpoint, verbose=0), data_config).run()
     assert metrics["status"] == "completed" and metrics["test_split"] == "test"
+    assert 0 <= metrics["top2"] <= 1 and "top5" not in metrics  # top-k named for the k it is: 2 classes
     trained = load_trained(str(tmp_path / "run" / "model.keras"))
     assert trained.class_names == ["china", "flower"] and trained.preprocessing.eval_crop == 0.875
     evaluated, _ = predictions(trained.model, load(data_config).test)
