@@ -59,8 +59,6 @@ def _weights_file(run_dir):
     """The pretrained run's final model without its head (digits 0-4's classes) as a weights file."""
     import keras
 
-    import keras_cls.train  # noqa: F401  (registers the schedule and optimizers saved with the model)
-
     path = os.path.join(run_dir, "backbone.weights.h5")
     if not os.path.isfile(path):
         from keras_cls import files

@@ -10,6 +10,18 @@ from keras_cls import files
 from keras_cls.train import progress as progress_lib
 
 
+def save_model(model, path):
+    """`path` (.keras) holds the architecture and the weights, not the optimizer: its schedule and layer-wise class
+    are keras_cls's, which would make the file unloadable in a Keras without keras_cls. The training state is in
+    the run's backup. Every layer is saved trainable (fine-tuning's frozen blocks are a training setting)."""
+    clone = keras.Model.from_config(model.get_config())  # clone_model would carry the compile config along
+    clone.set_weights(model.get_weights())
+    for layer in clone.layers:
+        layer.trainable = True
+    with files.atomic_path(path) as tmp:
+        clone.save(tmp)
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the run stopped before saving anything from the bad step."""
 
@@ -98,8 +110,7 @@ class CommitEpoch(keras.callbacks.Callback):
         logs = logs or {}
         better = self.progress.is_better(logs)
         if better:
-            with files.atomic_path(progress_lib.best_candidate(self.progress.run_dir, epoch + 1)) as tmp:
-                self.model.save(tmp)
+            save_model(self.model, progress_lib.best_candidate(self.progress.run_dir, epoch + 1))
         row = {"epoch": epoch, **({"phase": self.phase} if self.phase else {}),
                **{k: float(v) for k, v in logs.items()}}
         self.progress.commit(epoch + 1, row, logs[progress_lib.MONITOR] if better else None, phase=self.phase)

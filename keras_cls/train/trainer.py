@@ -300,9 +300,9 @@ class Trainer:
     def finish(self, model, data, progress, trained_now, steps):
         """model.keras, evaluation files and metrics.json, each written whole; then progress.json says completed."""
         from keras_cls.evaluate import evaluate
+        from keras_cls.train.callbacks import save_model
 
-        with files.atomic_path(os.path.join(self.config.run_dir, "model.keras")) as tmp:
-            model.save(tmp)
+        save_model(model, os.path.join(self.config.run_dir, "model.keras"))
         split = data.test if data.test is not None else data.validation
         result = evaluate(model, split, data.class_names, out_dir=self.config.run_dir) if split is not None else {}
         metrics = {"status": "completed", "model": self.spec.name, "epochs": self.config.epochs,

@@ -55,7 +55,7 @@ def test_two_phases_one_log_and_a_crash_in_phase_two_resumes_phase_two(tmp_path,
     assert metrics["status"] == "completed" and metrics["epochs_this_run"] == 1
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["recipe"]["head_fraction"] == 0.2 and config["train"]["weights"] == pretrained
-    model = keras.models.load_model(tmp_path / "run" / "model.keras")  # the layer-wise optimizer is serializable
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
     assert model.output_shape == (None, 10)
 
 
