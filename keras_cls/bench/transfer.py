@@ -85,7 +85,7 @@ def _arm(name, run_dir, seeds, **settings):
             "epochs": results[0]["epochs"], "seconds": float(np.mean([r["seconds"] for r in results]))}
 
 
-def run(models, root, shots=10, pretrain_epochs=6, epochs=10, steps=10, seeds=3, log=print):
+def run(models, root, shots=10, pretrain_epochs=6, epochs=5, steps=10, seeds=3, log=print):
     """One row per (model, start): top-1 on digits 5-9's test split (mean over seeds), epochs, training seconds."""
     from keras_cls.train.recipes import RECIPES
 
