@@ -15,7 +15,7 @@ import re
 
 import numpy as np
 
-from keras_cls.models.weights import WeightsMismatchError, set_layer_weights
+from keras_cls.models.weights import HEAD, WeightsMismatchError, set_layer_weights
 
 TORCHVISION = {"resnet-18": "resnet18.tv_in1k", "resnet-34": "resnet34.tv_in1k", "resnet-50": "resnet50.tv2_in1k",
                "resnet-101": "resnet101.tv2_in1k", "resnet-152": "resnet152.tv2_in1k"}
@@ -27,6 +27,7 @@ _HEAD = "fc"
 _PARAMS = {"Conv2D": ("weight",), "Dense": ("weight", "bias"),
            "BatchNormalization": ("weight", "bias", "running_mean", "running_var")}
 _IGNORED = ("num_batches_tracked",)
+_TIMM_NAME = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")  # a hub repository below timm/, nothing else
 _BLOCK = re.compile(r"^layer(\d)\.(\d+)\.(conv\d)")
 
 
@@ -42,6 +43,9 @@ def is_torch_source(weights):
 def timm_name(spec, weights):
     """The timm checkpoint name a source means for this variant; refuses another architecture."""
     name = TORCHVISION[spec.name] if weights in ("torchvision", "imagenet") else str(weights)[len("timm:"):]
+    if not _TIMM_NAME.match(name):
+        raise WeightsMismatchError(f"{weights!r} is not a timm checkpoint name: expected 'timm:<architecture>.<tag>' "
+                                   f"of letters, digits, '_' and '-' (e.g. 'timm:{TORCHVISION[spec.name]}')")
     arch = name.split(".")[0]
     ours = spec.name.replace("-", "")
     if arch != ours:
@@ -144,7 +148,7 @@ def describe(state):
 
 def _torch_prefix(layer_name):
     """Our layer name -> the checkpoint's module path: layer1_0_downsample_conv -> layer1.0.downsample.0."""
-    if layer_name == "predictions":
+    if layer_name == HEAD:
         return _HEAD
     for ours, theirs in _RENAMES:
         layer_name = layer_name.replace(ours, theirs)
@@ -215,4 +219,4 @@ def load(model, spec, weights):
 
 
 def _has_head(model):
-    return any(layer.name == "predictions" for layer in model.layers)
+    return any(layer.name == HEAD for layer in model.layers)

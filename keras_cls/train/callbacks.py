@@ -113,7 +113,7 @@ class CommitEpoch(keras.callbacks.Callback):
             save_model(self.model, progress_lib.best_candidate(self.progress.run_dir, epoch + 1))
         row = {"epoch": epoch, **({"phase": self.phase} if self.phase else {}),
                **{k: float(v) for k, v in logs.items()}}
-        self.progress.commit(epoch + 1, row, logs[progress_lib.MONITOR] if better else None, phase=self.phase)
+        self.progress.commit(epoch + 1, row, logs[progress_lib.MONITOR] if better else None)
 
 
 def standard(progress, batch_size, ema, phase=None):

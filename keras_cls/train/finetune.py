@@ -104,6 +104,5 @@ def _layerwise(base):
     return keras.saving.register_keras_serializable(package="keras_cls")(Layerwise)
 
 
-LAYERWISE = {name: _layerwise(cls) for name, cls in (("rmsprop", keras.optimizers.RMSprop),
-                                                      ("adamw", keras.optimizers.AdamW),
-                                                      ("sgd", keras.optimizers.SGD))}
+OPTIMIZERS = {"rmsprop": keras.optimizers.RMSprop, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD}
+LAYERWISE = {name: _layerwise(cls) for name, cls in OPTIMIZERS.items()}

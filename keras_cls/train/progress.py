@@ -44,7 +44,6 @@ class Progress:
         self.history = list(state.get("history", []))
         self.best = state.get("best")  # {"epoch": k, "val_accuracy": v} or None
         self.status = state.get("status", "training")
-        self.phase = state.get("phase")
 
     @property
     def backup(self):
@@ -54,12 +53,11 @@ class Progress:
         value = (logs or {}).get(MONITOR)
         return value is not None and (self.best is None or float(value) > self.best[MONITOR])
 
-    def commit(self, epochs_done, row, best_value=None, phase=None):
+    def commit(self, epochs_done, row, best_value=None):
         """Record a finished epoch (its files already written) as the run's truth, then tidy after it."""
         self.epochs_done, self.history = epochs_done, [*self.history, row]
         if best_value is not None:
             self.best = {"epoch": epochs_done, MONITOR: float(best_value)}
-        self.phase = phase if phase is not None else self.phase
         self._write()
         self.tidy()
 
@@ -69,7 +67,7 @@ class Progress:
 
     def _write(self):
         files.write_json(_path(self.run_dir, "progress.json"),
-                         {"epochs_done": self.epochs_done, "status": self.status, "phase": self.phase,
+                         {"epochs_done": self.epochs_done, "status": self.status,
                           "best": self.best, "history": self.history})
 
     def tidy(self):

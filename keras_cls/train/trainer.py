@@ -70,8 +70,6 @@ _OPTIMIZER_ARGS = {"rmsprop": {"rho": 0.9, "momentum": 0.9, "epsilon": 1e-3}, "a
 def make_optimizer(recipe, batch_size, steps_per_epoch, epochs, lr_factor=1.0, lr_scales=None):
     """The recipe's optimizer and schedule over `epochs`; `lr_scales` ({variable path: factor}) makes it
     layer-wise (fine-tuning's layer_decay)."""
-    import keras
-
     from keras_cls.train.schedules import WarmupDecay
 
     peak = recipe.learning_rate * lr_factor * batch_size / 256
@@ -82,8 +80,7 @@ def make_optimizer(recipe, batch_size, steps_per_epoch, epochs, lr_factor=1.0, l
     if lr_scales:
         opt = finetune.LAYERWISE[recipe.optimizer](schedule, lr_scales=lr_scales, **kwargs)
     else:
-        classes = {"rmsprop": keras.optimizers.RMSprop, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD}
-        opt = classes[recipe.optimizer](schedule, **kwargs)
+        opt = finetune.OPTIMIZERS[recipe.optimizer](schedule, **kwargs)
     if recipe.weight_decay:
         opt.exclude_from_weight_decay(var_names=list(recipes.NO_DECAY))
     return opt

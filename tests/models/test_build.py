@@ -126,6 +126,8 @@ def test_resnet_layer_names_follow_torchvision():
     ({"weights": "torchvision"}, r"PyTorch ResNet weights; allowed for efficientnet-b0"),
     ({"name": "resnet-50", "weights": "timm:resnet50d.ra2_in1k"}, r"is a 'resnet50d', not a 'resnet50'"),
     ({"name": "resnet-50", "weights": "timm:resnet18.a1_in1k"}, r"is a 'resnet18', not a 'resnet50'"),
+    ({"name": "resnet-50", "weights": "timm:resnet50.a1_in1k/../../x"}, r"is not a timm checkpoint name"),
+    ({"name": "resnet-50", "weights": "timm:resnet50"}, r"is not a timm checkpoint name"),
     ({"name": "resnet-50", "weights": "/no/such/file.safetensors"}, r"allowed for resnet-50: None, 'imagenet'"),
     ({"name": "efficientnetv2-xl", "weights": "imagenet"}, r"no ImageNet weights are published"),
 ])

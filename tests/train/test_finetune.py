@@ -43,11 +43,13 @@ class CrashAt(keras.callbacks.Callback):
 def test_two_phases_one_log_and_a_crash_in_phase_two_resumes_phase_two(tmp_path, pretrained, capsys):
     trainer = Trainer(_config(tmp_path, pretrained, head_epochs=1), TINY_DATA)
     assert trainer.recipe.head_fraction > 0 and [p.name for p in trainer.phases] == ["head", "backbone"]
-    with pytest.raises(KeyboardInterrupt):
-        trainer.run(callbacks=[CrashAt(2)])
+    with pytest.raises(KeyboardInterrupt):  # at the boundary: phase 1 done, phase 2 not begun
+        trainer.run(callbacks=[CrashAt(1)])
+    assert "phase 1 (head): epochs 1-1, 5,130 trainable parameters" in capsys.readouterr().out  # 512 x 10 + 10
+    with pytest.raises(KeyboardInterrupt):  # inside phase 2, after its first epoch
+        Trainer(_config(tmp_path, pretrained, head_epochs=1), TINY_DATA).run(callbacks=[CrashAt(2)])
     out = capsys.readouterr().out
-    assert "phase 1 (head): epochs 1-1, 5,130 trainable parameters" in out  # 512 x 10 + 10: the head alone
-    assert "phase 2 (backbone): epochs 2-3" in out
+    assert "phase 1" not in out and "phase 2 (backbone): epochs 2-3" in out
     metrics = Trainer(_config(tmp_path, pretrained, head_epochs=1), TINY_DATA).run()
     assert "phase 2 (backbone): epochs 3-3" in capsys.readouterr().out
     rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
