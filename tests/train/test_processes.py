@@ -39,7 +39,7 @@ def _finish(proc, timeout=400):
 @pytest.mark.slow
 def test_mirrored_strategy_over_two_cpu_devices(tmp_path):
     run = tmp_path / "run"
-    _finish(_train(run, "--strategy=mirrored", "--cpu_devices=2", "--epochs=2", "--steps_per_epoch=8",
+    _finish(_train(run, "--strategy=mirrored", "--cpu_devices=2", "--epochs=3", "--steps_per_epoch=12",
                    "--learning_rate=0.008",
                    env=_env()))
     assert json.loads((run / "config.json").read_text())["replicas"] == 2
