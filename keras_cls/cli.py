@@ -1,31 +1,35 @@
-"""`keras-cls` console entry point: list the variants, show one, print the variant table."""
+"""`keras-cls`: every job as a subcommand (train, evaluate, export, predict, compress, tune, compare, demo) with the
+flags of the repository's scripts, and the variant listings (list, info, table).
+
+`keras-cls <job> --help` lists a job's flags; `keras-cls <job> --config run.json` takes a JSON file of base values.
+"""
 import argparse
 import json
+import sys
+
+from keras_cls import commands
 
 
-def variant_table(family=None):
-    """Markdown table of every variant (params, GMACs, resolution) computed from `model_info`."""
-    from keras_cls.models import list_models, model_info
-
-    rows = ["| model | family | resolution | params | trainable | without top | GMACs | dropout | ImageNet top-1 (published) |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for name in list_models(family):
-        i = model_info(name)
-        top1 = "" if i["imagenet_top1_published"] is None else f"{i['imagenet_top1_published']:.1f}"
-        rows.append(f"| {name} | {i['family']} | {i['resolution']} | {i['params']:,} | {i['trainable_params']:,} "
-                    f"| {i['params_without_top']:,} | {i['gmacs']:.3f} | {i['dropout']} | {top1} |")
-    return "\n".join(rows)
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="keras-cls", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _parser():
+    parser = argparse.ArgumentParser(prog="keras-cls", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    for job, what in commands.JOBS.items():  # parsed by the job itself (absl flags); listed here for --help
+        sub.add_parser(job, help=what, add_help=False)
     sub.add_parser("list", help="variant names").add_argument("--family", choices=["efficientnet", "resnet"])
     sub.add_parser("table", help="Markdown table of all variants").add_argument(
         "--family", choices=["efficientnet", "resnet"])
     sub.add_parser("info", help="one variant as JSON").add_argument("name")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in commands.JOBS:
+        return commands.run(argv[0], argv[1:])
+    args = _parser().parse_args(argv)
     from keras_cls.models import list_models, model_info
+    from keras_cls.models.info import variant_table
 
     try:
         if args.command == "list":
@@ -35,7 +39,7 @@ def main(argv=None):
         else:
             print(json.dumps(model_info(args.name), indent=1))
     except ValueError as e:
-        parser.exit(2, f"keras-cls: error: {e}\n")
+        _parser().exit(2, f"keras-cls: error: {e}\n")
 
 
 if __name__ == "__main__":

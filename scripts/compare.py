@@ -1,52 +1,10 @@
-"""EfficientNet vs ResNet on your data and this machine: train each model, evaluate, quantize to int8, export for
-TF Serving, measure (sizes, latency per runtime, training throughput, memory, MFU), check the article's claims,
-and write the report (Markdown, HTML, CSV, JSON, plots) to --report_dir.
+"""EfficientNet vs ResNet on your data and this machine: train, export, measure, report.
 
-Example (an image folder, one sub-folder per class):
-  python scripts/compare.py --source folder --path flowers/ --image_size 128 --epochs 10 \
-      --run_root runs/flowers --report_dir reports/flowers
-`make demo` runs the same job on the embedded digits (scripts/demo.py).
+The same job as `keras-cls compare` (keras_cls/commands/compare.py), for a checkout: python scripts/compare.py --help
 """
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-from absl import app, logging  # noqa: E402
-
-from keras_cls import configflags  # noqa: E402
-from keras_cls.bench.compare import CompareConfig  # noqa: E402
-from keras_cls.bench.measure import MeasureConfig  # noqa: E402
-from keras_cls.data import pipeline  # noqa: E402
-
-configflags.define(CompareConfig, MeasureConfig, pipeline.DataConfig)
-
-
-def configs():
-    return (configflags.build(CompareConfig, "compare"), configflags.build(pipeline.DataConfig, "data"),
-            configflags.build(MeasureConfig, "measure"))
-
-
-def report(result, paths):
-    from keras_cls.bench.report import headline
-
-    print("\n" + headline(result))
-    print("\nclaims: " + "; ".join(f"{c['verdict']}" for c in result["claims"]))
-    print(f"\nreport: {paths['md']} and {paths['html']} (tables, plots, claims check); CSV and result.json beside")
-
-
-def main(argv):
-    del argv
-    logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines about saving drown the progress
-    from keras_cls.bench import compare
-
-    try:
-        config, data_config, measure_config = configs()
-        result, paths = compare.run(config, data_config, measure_config, log=compare.progress())
-    except (ValueError, OSError) as e:
-        sys.exit(f"compare.py: error: {e}")
-    report(result, paths)
-
+from keras_cls import commands
 
 if __name__ == "__main__":
-    app.run(main)
+    commands.run("compare", sys.argv[1:])

@@ -1,47 +1,10 @@
-"""Compress a trained model: TFLite post-training quantization, tfmot quantization-aware training and pruning,
-each artifact evaluated through the LiteRT interpreter, with a size / accuracy / latency table (Markdown + JSON).
+"""Post-training quantization, quantization-aware training and pruning, with a table.
 
-Example: python scripts/compress.py --model_path runs/demo/resnet-18/model.keras --methods int8,qat,prune
-The data settings default to the run's own (its config.json beside the model); flags given here win.
+The same job as `keras-cls compress` (keras_cls/commands/compress.py), for a checkout: python scripts/compress.py --help
 """
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-from absl import app, flags, logging  # noqa: E402
-
-from keras_cls import configflags  # noqa: E402
-from keras_cls.compress.run import CompressConfig  # noqa: E402
-from keras_cls.data import pipeline  # noqa: E402
-
-configflags.define(pipeline.DataConfig, CompressConfig)
-flags.DEFINE_string("model_path", None, "a trained .keras model (a run's model.keras)", required=True)
-flags.DEFINE_string("out_dir", None, "where the .tflite files and table.md/json go (default: <run>/compressed)")
-
-
-def main(argv):
-    del argv
-    logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines about saving drown the progress
-    from keras_cls.compress import compress
-    from keras_cls.compress.run import table
-    from keras_cls.export.trained import load_trained
-
-    FLAGS = flags.FLAGS
-    run_config = os.path.join(os.path.dirname(FLAGS.model_path), "config.json")
-    if FLAGS.config is None and os.path.isfile(run_config):
-        FLAGS.config = run_config
-    try:
-        data = pipeline.load(configflags.build(pipeline.DataConfig, "data"), one_hot=True)
-        config = configflags.build(CompressConfig, "compress")
-        model, class_names, _, _ = load_trained(FLAGS.model_path)
-    except (ValueError, OSError) as e:
-        sys.exit(f"compress.py: error: {e}")
-    out_dir = FLAGS.out_dir or os.path.join(os.path.dirname(FLAGS.model_path), "compressed")
-    print(f"compressing {model.name} with {', '.join(config.methods)} -> {out_dir}", flush=True)
-    rows = compress(model, data, config, out_dir, class_names, log=lambda m: print(m, flush=True))
-    print("\n" + table(rows))
-
+from keras_cls import commands
 
 if __name__ == "__main__":
-    app.run(main)
+    commands.run("compress", sys.argv[1:])

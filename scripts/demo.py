@@ -1,58 +1,10 @@
-"""The main job on the embedded default data (scikit-learn's digits), end to end, with progress output:
-the variant table, scikit-learn's SVC as a baseline, then scripts/compare.py's job: resnet-18 and efficientnet-b0
-trained from scratch with the fast recipe, evaluated, quantized to int8 TFLite, exported to saved_models/ for
-TF Serving, measured beside ResNet-50 and EfficientNet-B0 at 224 px, the article's claims checked, and the report
-(Markdown, HTML, CSV, JSON, plots) written to reports/demo/.
+"""The comparison on the embedded digits (what `make demo` runs).
 
-Every flag of scripts/compare.py works here too (e.g. --epochs 5 for a quick look).
+The same job as `keras-cls demo` (keras_cls/commands/demo.py), for a checkout: python scripts/demo.py --help
 """
-import os
 import sys
-import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-from absl import app, flags, logging  # noqa: E402
-
-from keras_cls import configflags  # noqa: E402
-from keras_cls.bench.compare import CompareConfig  # noqa: E402
-from keras_cls.bench.measure import MeasureConfig  # noqa: E402
-from keras_cls.data import pipeline  # noqa: E402
-
-configflags.define(CompareConfig, MeasureConfig, pipeline.DataConfig)
-DEMO = {"run_root": "runs/demo", "report_dir": "reports/demo", "pad_crop": "4", "eval_crop": "1.0", "epochs": "15",
-        "batches": ["1", "8"], "train_batch": "8", "train_steps": "2", "repeats": "8", "batch_repeats": "3"}
-for _name, _value in DEMO.items():
-    flags.FLAGS.set_default(_name, _value)
-
-
-def main(argv):
-    del argv
-    logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines about saving drown the progress
-    from keras_cls.bench import compare, digits
-    from keras_cls.bench.report import headline
-    from keras_cls.cli import variant_table
-
-    start = time.perf_counter()
-    print("keras_cls variants (counted analytically from the builders; GMACs at the default resolution)\n")
-    print(variant_table(), "\n", flush=True)
-    svc = digits.svc_baseline()
-    print(f"baseline: {svc['model']} test top-1 {100 * svc['top1']:.2f}% ({svc['train_seconds']} s)\n", flush=True)
-    try:
-        config = configflags.build(CompareConfig, "compare")
-        data_config = configflags.build(pipeline.DataConfig, "data")
-        measure_config = configflags.build(MeasureConfig, "measure")
-        result, paths = compare.run(config, data_config, measure_config, log=compare.progress())
-    except (ValueError, OSError) as e:
-        sys.exit(f"demo.py: error: {e}")
-    print("\n" + headline(result))
-    print("\n" + "\n".join(f"- {c['verdict']}: {c['claim']}" for c in result["claims"]))
-    if result["exports"]:
-        print(f"\nSavedModels (TF Serving layout): {', '.join(result['exports'].values())}; int8 TFLite files: "
-              f"{config.run_root}/<model>/model_int8.tflite")
-        print(f"try: python scripts/predict.py --model={config.export_root}/{config.models[0]} <image files>")
-    print(f"\nreport: {paths['md']} and {paths['html']} ({time.perf_counter() - start:.0f} s in all)")
-
+from keras_cls import commands
 
 if __name__ == "__main__":
-    app.run(main)
+    commands.run("demo", sys.argv[1:])

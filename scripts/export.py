@@ -1,36 +1,10 @@
-"""Export a trained model for serving: a SavedModel version in TF Serving's layout (+ models.config) and TFLite.
+"""A trained model to a TF Serving SavedModel version (+ models.config) and optionally TFLite.
 
-Example: python scripts/export.py --model_path runs/b0/model.keras --root saved_models --tflite saved_models/b0.tflite
-Class names and the model name come from the run's config.json beside the model unless given.
+The same job as `keras-cls export` (keras_cls/commands/export.py), for a checkout: python scripts/export.py --help
 """
-import json
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-from absl import app, flags, logging  # noqa: E402
-
-flags.DEFINE_string("model_path", None, "a .keras model (a run's model.keras)", required=True)
-flags.DEFINE_string("root", "saved_models", "the TF Serving model root: root/<name>/<version>/")
-flags.DEFINE_string("name", None, "model name on the server (default: the run's variant name)")
-flags.DEFINE_list("class_names", None, "class names in output order (default: from the run's config.json)")
-flags.DEFINE_integer("top_k", 5, "how many classes the signatures return")
-flags.DEFINE_string("tflite", None, "also write a float32 TFLite file here (.tflite)")
-
-
-def main(argv):
-    logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines about saving drown the answer
-    del argv
-    from keras_cls.export.trained import export_trained
-
-    FLAGS = flags.FLAGS
-    try:
-        paths = export_trained(FLAGS.model_path, FLAGS.root, FLAGS.name, FLAGS.class_names, FLAGS.top_k, FLAGS.tflite)
-    except (ValueError, OSError) as e:
-        sys.exit(f"export.py: error: {e}")
-    print(json.dumps(paths, indent=1))
-
+from keras_cls import commands
 
 if __name__ == "__main__":
-    app.run(main)
+    commands.run("export", sys.argv[1:])

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from absl import app
 
-from keras_cls.cli import variant_table
+from keras_cls.models.info import variant_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BEGIN, END = "<!-- variants:begin -->", "<!-- variants:end -->"

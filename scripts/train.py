@@ -1,35 +1,10 @@
-"""Train a keras_cls model: flags (or --config) -> TrainConfig + DataConfig -> Trainer.run().
+"""Train a model (flags from TrainConfig and DataConfig); a killed run resumes with the same command.
 
-Example: python scripts/train.py --model resnet-18 --source digits --image_size 32 --epochs 20 --recipe fast
+The same job as `keras-cls train` (keras_cls/commands/train.py), for a checkout: python scripts/train.py --help
 """
-import json
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-from absl import app, flags  # noqa: E402
-
-from keras_cls import configflags  # noqa: E402
-from keras_cls.data import pipeline  # noqa: E402
-from keras_cls.train.config import TrainConfig  # noqa: E402
-
-configflags.define(TrainConfig, pipeline.DataConfig)
-flags.DEFINE_boolean("onednn", None, "set TF_ENABLE_ONEDNN_OPTS (oneDNN kernels) before TensorFlow starts")
-
-
-def main(argv):
-    del argv
-    if flags.FLAGS.onednn is not None:
-        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if flags.FLAGS.onednn else "0"
-    from keras_cls.train import Trainer, TrainingDiverged
-
-    try:
-        metrics = Trainer(configflags.build(TrainConfig, "train"), configflags.build(pipeline.DataConfig, "data")).run()
-    except (ValueError, TrainingDiverged) as e:
-        sys.exit(f"train.py: error: {e}")
-    print(json.dumps(metrics, indent=1))
-
+from keras_cls import commands
 
 if __name__ == "__main__":
-    app.run(main)
+    commands.run("train", sys.argv[1:])

@@ -141,7 +141,7 @@ def cifar10(result):
         return measured, "measured", ("on the CIFAR files of this run; compare with 97% (B0) and 95.5% "
                                       "(ResNet-50), which are fine-tuned from ImageNet weights")
     return ("not run: no CIFAR-10 files given", NOT_HERE,
-            "fine-tuned ImageNet models: run scripts/compare.py --source cifar --path <cifar-10-batches-py> "
+            "fine-tuned ImageNet models: run keras-cls compare --source cifar --path <cifar-10-batches-py> "
             "--image_size 224 --models efficientnet-b0,resnet-50 --weights imagenet --epochs 10 (keras.applications' "
             "EfficientNet and torchvision's ResNet weights, finetune recipe; needs the internet once)")
 

@@ -1,7 +1,7 @@
 """The comparison job: train each family on the user's data, evaluate, quantize (int8), export for serving, measure
 them and reference architectures on this machine, check the article's claims, and write the report.
 
-`run(CompareConfig, DataConfig, MeasureConfig)` is what `make demo` (digits) and scripts/compare.py (any data
+`run(CompareConfig, DataConfig, MeasureConfig)` is what `make demo` (digits) and keras-cls compare (any data
 source) call. A completed training run with the same settings is reused, so a second run only re-measures.
 """
 import dataclasses
@@ -141,15 +141,16 @@ def sweep(names, size, repeats, peak_gflops, log):
     return rows
 
 
-def _trained(config, data_config, measure_config, peak, data, log):
+def _trained(config, data_for, measure_config, peak, log):
     from keras_cls.compress.run import first_images
     from keras_cls.export import saved_model, write_models_config
     from keras_cls.export.trained import load_trained
 
     models, latency, curves, exports = [], [], {}, {}
-    calibration = first_images(data.validation if data.validation is not None else data.train,
-                               measure_config.calibration_images)
     for name in config.models:
+        data_config, data = data_for(name)
+        calibration = first_images(data.validation if data.validation is not None else data.train,
+                                   measure_config.calibration_images)
         run_dir = train(name, config, data_config, log)
         model, class_names, _, contract = load_trained(os.path.join(run_dir, "model.keras"))
         exports[name] = saved_model(model, root=config.export_root, name=name, class_names=class_names,
@@ -186,25 +187,42 @@ def progress():
     return lambda message: print(f"[{(time.perf_counter() - start) / 60:4.1f} min] {message}", flush=True)
 
 
+def _data_per_model(names, data_config):
+    """name -> (its DataConfig, its loaded data): each model at data_config.image_size, or at its own resolution
+    when that is None; one load per distinct size."""
+    from keras_cls.data import pipeline
+    from keras_cls.models import get_spec
+
+    loaded = {}
+
+    def data_for(name):
+        resolved = data_config.for_model(get_spec(name).resolution)
+        if resolved not in loaded:
+            loaded[resolved] = pipeline.load(resolved, one_hot=True)
+        return resolved, loaded[resolved]
+    return data_for
+
+
 def run(config, data_config, measure_config=None, log=print):
     """The whole job; returns the result dict and the report's file paths."""
     from keras_cls.bench import claims, hardware, report
-    from keras_cls.data import pipeline
 
     measure_config = measure_config or measure.MeasureConfig()
     log("measuring this machine's float32 matmul peak ...")
     peaks = hardware.matmul_gflops()
     peak = max(peaks.values())
     log("  " + ", ".join(f"{k} {v:.1f}" for k, v in peaks.items()) + " GFLOP/s")
-    data = pipeline.load(data_config, one_hot=True)
+    data_for = _data_per_model(config.models, data_config)
+    data = data_for(config.models[0])[1]
     log(f"data: {data.note}")
-    trained, latency, curves, exports = _trained(config, data_config, measure_config, peak, data, log)
+    trained, latency, curves, exports = _trained(config, data_for, measure_config, peak, log)
     log("reference architectures:")
     reference, ref_latency = _reference(config, measure_config, peak, log)
     log("latency sweep:")
     result = {"machine": {**hardware.machine(), "matmul_peak_gflops": peak, "matmul_gflops": peaks},
               "data": {"name": data_config.path or data_config.source, "source": data_config.source,
-                       "image_size": data_config.image_size, "train_images": data.sizes.get("train"),
+                       "image_size": data_config.image_size,  # None: each model at its own resolution
+                       "train_images": data.sizes.get("train"),
                        "skipped_inputs": len(data.report.skipped), "note": data.note},
               "target_accuracy": measure_config.target_accuracy, "models": trained + reference,
               "latency": latency + ref_latency, "curves": curves, "exports": exports,

@@ -50,7 +50,7 @@ def _trained_panel(ax, result):
         [Line2D([], [], color="grey", marker=MARKERS[rt], linestyle="", label=rt) for rt in runtimes]
     ax.legend(handles=handles, fontsize=8)
     ax.set(xlabel="batch-1 latency, ms (measured here)", ylabel="test top-1, % (trained here)",
-           title=f"on {result['data']['name']} at {result['data']['image_size']} px")
+           title=f"on {result['data']['name']} at {result['data']['image_size'] or 'each model’s own'} px")
 
 
 def accuracy_vs_latency(result, path):

@@ -5,7 +5,7 @@ Training transforms: random-resized-crop + optional flip with per-element statel
 `deterministic=True`, different each epoch). Evaluation: resize + center crop. RandAugment, MixUp and CutMix are
 keras.layers applied to whole batches.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -23,7 +23,7 @@ AUTOTUNE = tf.data.AUTOTUNE
 class DataConfig:
     source: str = "digits"                # digits | folder | tfrecord | cifar | tfds | arrays
     path: Optional[str] = None            # folder / TFRecord folder or glob / CIFAR folder / TFDS dataset name
-    image_size: int = 32                  # training and evaluation size in pixels (square)
+    image_size: Optional[int] = None      # training and evaluation size in pixels (square); None: the model's own
     batch_size: int = 32                  # images per step (all replicas together)
     validation_fraction: float = 0.1      # held out of train when the source has no validation split
     test_fraction: float = 0.1            # held out of train when the source has no test split
@@ -48,17 +48,23 @@ class DataConfig:
     def __post_init__(self):
         _check(self.source in SOURCES, f"source must be one of {SOURCES}, got {self.source!r}")
         _check(self.verify in VERIFY, f"verify must be one of {VERIFY}, got {self.verify!r}")
-        _check(self.image_size >= 32, f"image_size must be at least 32 px, got {self.image_size}")
+        _check(self.image_size is None or self.image_size >= 32, f"image_size must be at least 32 px (or None for "
+               f"the model's own resolution), got {self.image_size}")
         _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         _check(0 < self.crop_scale[0] <= self.crop_scale[1] <= 1, f"crop_scale must be 0 < lo <= hi <= 1, got "
                f"{self.crop_scale}")
-        _check(0 <= self.pad_crop < self.image_size // 2, f"pad_crop must be in [0, image_size / 2), got "
+        _check(0 <= self.pad_crop < (self.image_size or 32) // 2, f"pad_crop must be in [0, image_size / 2), got "
                f"{self.pad_crop}")
         _check(0 < self.eval_crop <= 1, f"eval_crop must be in (0, 1], got {self.eval_crop}")
         for name in ("validation_fraction", "test_fraction"):
             _check(0 <= getattr(self, name) < 0.5, f"{name} must be in [0, 0.5), got {getattr(self, name)}")
         _check(self.cache in (None, "memory") or isinstance(self.cache, str), "cache must be None, 'memory' or a path")
         _check(self.source in ("digits", "arrays") or self.path, f"source {self.source!r} needs a path")
+
+
+    def for_model(self, resolution):
+        """This config at the model's resolution when no image_size was given (an explicit one wins)."""
+        return self if self.image_size is not None else replace(self, image_size=resolution)
 
 
 def _check(ok, message):
@@ -97,6 +103,16 @@ def read_source(config, arrays=None):
     if config.source == "cifar":
         return sources.cifar(config.path)
     return sources.tfds(config.path)
+
+
+def count_classes(config, arrays=None):
+    """How many classes the data has, without reading or listing its images (a folder's class folders are
+    enough; TFRecords say nothing, so the config must)."""
+    if config.num_classes:
+        return config.num_classes
+    if config.source == "folder":
+        return len(sources.folder_classes(config.path))
+    return len(read_source(config, arrays).class_names)
 
 
 # ---- scanning -------------------------------------------------------------------------------------------------
@@ -269,13 +285,15 @@ def make_dataset(split, config, training, flip, num_classes, one_hot):
     return ds.prefetch(AUTOTUNE).with_options(options)
 
 
-def load(config=DataConfig(), arrays=None, one_hot=False):
+def load(config, arrays=None, one_hot=False):
     """Train / validation / test tf.data.Datasets of (uint8 RGB batch, label) at config.image_size.
 
     Bad inputs (empty, not an image, truncated, undecodable) are skipped and listed in `Data.report`, or, with
     `strict=True`, stop with an error naming the first one. `one_hot=True` gives float one-hot labels (MixUp and
     CutMix need them).
     """
+    _check(config.image_size is not None, "image_size is not set (None stands for a model's own resolution, and "
+           "there is no model here): give image_size, or config.for_model(resolution)")
     _check(one_hot or not (config.mixup or config.cutmix), "MixUp/CutMix mix labels: load with one_hot=True")
     source = sources.split_off(read_source(config, arrays), config.validation_fraction, config.test_fraction)
     num_classes = config.num_classes or len(source.class_names)

@@ -154,12 +154,21 @@ def _check_split_classes(root, class_names):
         raise ValueError(f"{root!r} has class folders that the training split lacks: {extra}")
 
 
-def folder(path):
-    """root/<class>/<image>, or root/train|val|validation|test/<class>/<image> (ImageNet's layout)."""
+def _split_roots(path):
     if not os.path.isdir(path):
         raise ValueError(f"image folder not found: {path!r}")
-    sub = {name: os.path.join(path, name) for name in ("train", "val", "validation", "test")
-           if os.path.isdir(os.path.join(path, name))}
+    return {name: os.path.join(path, name) for name in ("train", "val", "validation", "test")
+            if os.path.isdir(os.path.join(path, name))}
+
+
+def folder_classes(path):
+    """The class names of an image folder from its folder names alone (no image file is listed)."""
+    return _class_folders(_split_roots(path).get("train", path))
+
+
+def folder(path):
+    """root/<class>/<image>, or root/train|val|validation|test/<class>/<image> (ImageNet's layout)."""
+    sub = _split_roots(path)
     train_root = sub.get("train", path)
     class_names, skipped = _class_folders(train_root), []
     splits = {"train": _files_split(train_root, class_names, skipped, require_images=True)}

@@ -15,6 +15,7 @@ import tensorflow as tf
 from keras_cls import files
 from keras_cls.data.contract import MAX_PIXELS, Preprocessing, warn_unit_range
 from keras_cls.export.saved_model import ServingModule, error_message
+from keras_cls.quiet import native_logs_held
 
 
 class TFLiteModule(ServingModule):
@@ -51,7 +52,9 @@ def convert(lite):
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(lite.convert()))
+    with native_logs_held():  # the converter's own log lines ("fully_quantize: 0, ...") are not for the user
+        content = lite.convert()
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
     buffer = schema.BufferT()
     buffer.data = np.frombuffer(lite.keras_cls_module.contract.to_json().encode(), np.uint8)
     model.buffers.append(buffer)

@@ -1,6 +1,6 @@
 """model_info: a variant's published and counted figures (counting builds the model: flops.py)."""
 from keras_cls.models import flops
-from keras_cls.models.registry import family_module, get_spec, reference
+from keras_cls.models.registry import family_module, get_spec, list_models, reference
 
 
 def model_info(name):
@@ -26,3 +26,15 @@ def model_info(name):
         "imagenet_top1_published": ref.get("imagenet_top1_published"),
         "imagenet_weights": bool(getattr(spec, "weights_file", None)) or spec.family == "resnet",
     }
+
+
+def variant_table(family=None):
+    """Markdown table of every variant (params, GMACs, resolution) computed from `model_info`."""
+    rows = ["| model | family | resolution | params | trainable | without top | GMACs | dropout | ImageNet top-1 (published) |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name in list_models(family):
+        i = model_info(name)
+        top1 = "" if i["imagenet_top1_published"] is None else f"{i['imagenet_top1_published']:.1f}"
+        rows.append(f"| {name} | {i['family']} | {i['resolution']} | {i['params']:,} | {i['trainable_params']:,} "
+                    f"| {i['params_without_top']:,} | {i['gmacs']:.3f} | {i['dropout']} | {top1} |")
+    return "\n".join(rows)

@@ -16,6 +16,41 @@ RESNET_CONV_INIT = {"class_name": "VarianceScaling",
                     "config": {"scale": 2.0, "mode": "fan_out", "distribution": "untruncated_normal"}}
 
 
+class _TrainingLayers:
+    """`k.layers` whose BatchNormalization layers get the given momentum and synchronization."""
+
+    def __init__(self, layers, momentum, synchronized):
+        self._layers, self._momentum, self._synchronized = layers, momentum, synchronized
+
+    def __getattr__(self, name):
+        return getattr(self._layers, name)
+
+    def BatchNormalization(self, **kwargs):  # noqa: N802 (the Keras name)
+        if self._momentum is not None:
+            kwargs["momentum"] = self._momentum
+        if self._synchronized:
+            kwargs["synchronized"] = True
+        return self._layers.BatchNormalization(**kwargs)
+
+
+class TrainingKeras:
+    """A Keras module with build-time training options: BatchNorm momentum (None: each block's own), synchronized
+    BatchNorm across replicas, and residual branches whose last BatchNorm starts at 0 (every residual block starts
+    as the identity, Goyal et al. 2017). The builders take it like any Keras module."""
+
+    def __init__(self, k, bn_momentum=None, sync_bn=False, zero_init_residual=False):
+        self._k, self.zero_init_residual = k, zero_init_residual
+        self.layers = _TrainingLayers(k.layers, bn_momentum, sync_bn)
+
+    def __getattr__(self, name):
+        return getattr(self._k, name)
+
+
+def residual_gamma(k, has_residual):
+    """The initial BatchNorm scale at the end of a branch: 0 where a residual addition follows and `k` asks for it."""
+    return "zeros" if has_residual and getattr(k, "zero_init_residual", False) else "ones"
+
+
 def correct_pad(x, kernel_size):
     """keras.applications' padding for stride-2 'valid' convolutions: one less at the top/left on even sizes."""
     height, width = x.shape[1:3]
@@ -26,11 +61,12 @@ def correct_pad(x, kernel_size):
 
 def conv_bn_act(k, x, filters, kernel_size, *, name, strides=1, padding="same", activation="swish",
                 bn_momentum=0.99, bn_epsilon=1e-3, conv_name="conv", bn_name="bn", act_name="activation",
-                kernel_init=CONV_INIT):
+                kernel_init=CONV_INIT, gamma="ones"):
     """Conv2D (no bias) -> BatchNormalization -> optional activation; names are `name + suffix`."""
     x = k.layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=False,
                         kernel_initializer=kernel_init, name=name + conv_name)(x)
-    x = k.layers.BatchNormalization(momentum=bn_momentum, epsilon=bn_epsilon, name=name + bn_name)(x)
+    x = k.layers.BatchNormalization(momentum=bn_momentum, epsilon=bn_epsilon, gamma_initializer=gamma,
+                                    name=name + bn_name)(x)
     if activation:
         x = k.layers.Activation(activation, name=name + act_name)(x)
     return x
@@ -59,7 +95,7 @@ def residual(k, x, shortcut, drop_rate, *, name):
 def mbconv(k, x, *, filters_in, filters_out, kernel_size, strides, expand_ratio, se_ratio, drop_rate, name,
            gen):
     """Inverted residual block (MobileNetV2 / EfficientNet) with optional squeeze-excite."""
-    shortcut = x
+    shortcut, has_residual = x, strides == 1 and filters_in == filters_out
     filters = filters_in * expand_ratio
     if expand_ratio != 1:
         x = conv_bn_act(k, x, filters, 1, name=name, bn_momentum=gen.bn_momentum, conv_name="expand_conv",
@@ -75,8 +111,8 @@ def mbconv(k, x, *, filters_in, filters_out, kernel_size, strides, expand_ratio,
     if 0 < se_ratio <= 1:
         x = squeeze_excite(k, x, filters_in, se_ratio, name=name)
     x = conv_bn_act(k, x, filters_out, 1, name=name, bn_momentum=gen.bn_momentum, activation=None,
-                    conv_name="project_conv", bn_name="project_bn")
-    if strides == 1 and filters_in == filters_out:
+                    conv_name="project_conv", bn_name="project_bn", gamma=residual_gamma(k, has_residual))
+    if has_residual:
         x = residual(k, x, shortcut, drop_rate, name=name)
     return x
 
@@ -84,7 +120,7 @@ def mbconv(k, x, *, filters_in, filters_out, kernel_size, strides, expand_ratio,
 def fused_mbconv(k, x, *, filters_in, filters_out, kernel_size, strides, expand_ratio, se_ratio, drop_rate,
                  name, gen):
     """EfficientNetV2's fused block: the expansion and depthwise convolutions become one full convolution."""
-    shortcut = x
+    shortcut, has_residual = x, strides == 1 and filters_in == filters_out
     if expand_ratio != 1:
         x = conv_bn_act(k, x, filters_in * expand_ratio, kernel_size, strides=strides, name=name,
                         bn_momentum=gen.bn_momentum, conv_name="expand_conv", bn_name="expand_bn",
@@ -94,20 +130,21 @@ def fused_mbconv(k, x, *, filters_in, filters_out, kernel_size, strides, expand_
     fused = expand_ratio == 1
     x = conv_bn_act(k, x, filters_out, kernel_size if fused else 1, strides=strides if fused else 1, name=name,
                     bn_momentum=gen.bn_momentum, activation="swish" if fused else None,
-                    conv_name="project_conv", bn_name="project_bn", act_name="project_activation")
-    if strides == 1 and filters_in == filters_out:
+                    conv_name="project_conv", bn_name="project_bn", act_name="project_activation",
+                    gamma=residual_gamma(k, has_residual))
+    if has_residual:
         x = residual(k, x, shortcut, drop_rate, name=name)
     return x
 
 
-def _resnet_conv(k, x, filters, kernel_size, strides, name, suffix, activation):
+def _resnet_conv(k, x, filters, kernel_size, strides, name, suffix, activation, gamma="ones"):
     """torchvision's conv: symmetric explicit padding of kernel_size // 2, then a 'valid' convolution."""
     if kernel_size > 1:
         x = k.layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad{suffix}")(x)
     return conv_bn_act(k, x, filters, kernel_size, strides=strides, padding="valid", name=name,
                        activation="relu" if activation else None, bn_momentum=0.9, bn_epsilon=1e-5,
                        kernel_init=RESNET_CONV_INIT, conv_name=f"_conv{suffix}", bn_name=f"_bn{suffix}",
-                       act_name=f"_relu{suffix}")
+                       act_name=f"_relu{suffix}", gamma=gamma)
 
 
 def _shortcut(k, x, filters, strides, name):
@@ -122,7 +159,7 @@ def basic(k, x, *, width, strides, drop_rate, name):
     """ResNet basic block: 3x3 (stride) -> 3x3, projection shortcut where the shape changes."""
     shortcut = _shortcut(k, x, width, strides, name)
     x = _resnet_conv(k, x, width, 3, strides, name, 1, activation=True)
-    x = _resnet_conv(k, x, width, 3, 1, name, 2, activation=False)
+    x = _resnet_conv(k, x, width, 3, 1, name, 2, activation=False, gamma=residual_gamma(k, True))
     x = residual(k, x, shortcut, drop_rate, name=name + "_")
     return k.layers.Activation("relu", name=name + "_out")(x)
 
@@ -132,6 +169,6 @@ def bottleneck(k, x, *, width, strides, drop_rate, name):
     shortcut = _shortcut(k, x, width * 4, strides, name)
     x = _resnet_conv(k, x, width, 1, 1, name, 1, activation=True)
     x = _resnet_conv(k, x, width, 3, strides, name, 2, activation=True)
-    x = _resnet_conv(k, x, width * 4, 1, 1, name, 3, activation=False)
+    x = _resnet_conv(k, x, width * 4, 1, 1, name, 3, activation=False, gamma=residual_gamma(k, True))
     x = residual(k, x, shortcut, drop_rate, name=name + "_")
     return k.layers.Activation("relu", name=name + "_out")(x)

@@ -11,6 +11,7 @@ import sys
 import numpy as np
 
 from keras_cls.models import efficientnet, resnet
+from keras_cls.models import layers as blocks
 
 FAMILIES = {"efficientnet": efficientnet, "resnet": resnet}
 MIN_SIZE = 32
@@ -99,6 +100,16 @@ def _validate(spec, *, num_classes, input_shape, include_top, weights, pooling, 
     _check_shape(spec, input_shape, weights)
 
 
+def _check_training_options(bn_momentum, sync_bn, zero_init_residual):
+    if bn_momentum is not None and (isinstance(bn_momentum, bool) or not isinstance(bn_momentum, numbers.Real)
+                                    or not 0 <= bn_momentum < 1):
+        raise ValueError(f"bn_momentum must be a number in [0, 1) (or None for the variant's own), got "
+                         f"{bn_momentum!r}")
+    for label, flag in (("sync_bn", sync_bn), ("zero_init_residual", zero_init_residual)):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{label} must be True or False, got {flag!r}")
+
+
 WEIGHT_SOURCES = {
     "efficientnet": "None, 'imagenet' (keras.applications' files) or a Keras weights file (.h5 / .weights.h5)",
     "resnet": "None, 'imagenet' (= 'torchvision'), 'torchvision', 'timm:<resnetNN.tag>' (e.g. "
@@ -150,15 +161,13 @@ def _float32(k, x, name):
 
 def _head(k, x, features, *, num_classes, include_top, pooling, classifier_activation, dropout_rate,
           features_only):
-    from keras_cls.models.layers import DENSE_INIT
-
     if features_only:
         return {level: _float32(k, t, level) for level, t in features.items()}
     if include_top:
         x = k.layers.GlobalAveragePooling2D(name="avg_pool")(x)
         if dropout_rate > 0:
             x = k.layers.Dropout(dropout_rate, name="top_dropout")(x)
-        return k.layers.Dense(num_classes, activation=classifier_activation, kernel_initializer=DENSE_INIT,
+        return k.layers.Dense(num_classes, activation=classifier_activation, kernel_initializer=blocks.DENSE_INIT,
                               dtype="float32", name="predictions")(x)
     if pooling == "avg":
         x = k.layers.GlobalAveragePooling2D(name="avg_pool")(x)
@@ -229,20 +238,25 @@ _UNSET = type("Default", (), {"__repr__": lambda self: "'softmax'"})()  # the de
 
 def build(name, *, num_classes=None, input_shape=None, include_top=True, weights=None, pooling=None,
           classifier_activation=_UNSET, dropout_rate=None, drop_connect_rate=None, features_only=False,
-          keras_module=None):
+          bn_momentum=None, sync_bn=False, zero_init_residual=False, keras_module=None):
     """Build a variant by name as a functional model taking RGB images with values in [0, 255].
 
     Arguments follow keras.applications: num_classes defaults to 1000 and classifier_activation to "softmax";
     both belong to the classifier, so they are refused with include_top=False. `features_only=True` (with
     include_top=False) returns a dict of the C2-C5 feature maps (strides 4, 8, 16, 32; channels in
-    `model_info(name)["feature_channels"]`). `keras_module` builds with another Keras (tf_keras for tfmot); the
-    default is Keras 3.
+    `model_info(name)["feature_channels"]`). Training options, as TF Model Garden takes them: `bn_momentum` (None:
+    the variant's own), `sync_bn` (BatchNorm statistics across replicas) and `zero_init_residual` (each residual
+    branch's last BatchNorm scale starts at 0; weights, when given, replace it). `keras_module` builds with another
+    Keras (tf_keras for tfmot); the default is Keras 3.
     """
     spec = get_spec(name)
     num_classes, classifier_activation = _head_arguments(include_top, num_classes, classifier_activation)
     if keras_module is None:
         import keras as keras_module
+    _check_training_options(bn_momentum, sync_bn, zero_init_residual)
     k = keras_module
+    if bn_momentum is not None or sync_bn or zero_init_residual:
+        k = blocks.TrainingKeras(keras_module, bn_momentum, sync_bn, zero_init_residual)
     input_shape = tuple(input_shape) if input_shape is not None else (spec.resolution, spec.resolution, 3)
     _validate(spec, num_classes=num_classes, input_shape=input_shape, include_top=include_top, weights=weights,
               pooling=pooling, features_only=features_only, dropout_rate=dropout_rate,

@@ -29,7 +29,7 @@ def split_cpu(n):
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
     except RuntimeError as e:
         raise RuntimeError("cpu_devices must be set before TensorFlow has run anything in this process "
-                           "(use scripts/train.py --cpu_devices)") from e
+                           "(use keras-cls train --cpu_devices)") from e
 
 
 def make_strategy(config):
@@ -48,19 +48,6 @@ def make_strategy(config):
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
     return tf.distribute.get_strategy()
-
-
-def zero_init_residuals(model):
-    """Zero the scale of the BatchNorm that ends each residual branch (through its stochastic-depth Dropout),
-    so every residual block starts as the identity (Goyal et al. 2017)."""
-    for layer in model.layers:
-        if type(layer).__name__ != "Add":
-            continue
-        branch = layer.input[0]._keras_history.operation
-        while type(branch).__name__ == "Dropout":
-            branch = branch.input._keras_history.operation
-        if type(branch).__name__ == "BatchNormalization":
-            branch.gamma.assign(branch.gamma.numpy() * 0)
 
 
 _OPTIMIZER_ARGS = {"rmsprop": {"rho": 0.9, "momentum": 0.9, "epsilon": 1e-3}, "adamw": {},
@@ -113,7 +100,7 @@ class Trainer:
         from keras_cls.models import get_spec
 
         self.config, self.spec = config, get_spec(config.model)
-        self.data_config = data_config or DataConfig(image_size=self.spec.resolution)
+        self.data_config = (data_config or DataConfig()).for_model(self.spec.resolution)  # explicit size wins
         self.recipe = recipes.resolve(config.recipe, self.spec.family, pretrained=config.weights is not None, **{
             f: getattr(config, f) for f in ("optimizer", "learning_rate", "schedule", "warmup_epochs", "weight_decay",
                                             "label_smoothing", "ema", "dropout_rate", "drop_connect_rate",
@@ -135,20 +122,13 @@ class Trainer:
         import keras_cls
 
         size = self.data_config.image_size
-        model = keras_cls.build(self.spec.name, num_classes=num_classes, input_shape=(size, size, 3),
-                                weights=self.config.weights, include_top=True,
-                                dropout_rate=self.recipe.dropout_rate, drop_connect_rate=self.recipe.drop_connect_rate)
-        # Training settings, not architecture: set on the layers before anything is traced.
         sync = self.config.sync_batchnorm if self.config.sync_batchnorm is not None else \
             self.config.strategy == "multiworker"
-        for layer in model.layers:
-            if type(layer).__name__ == "BatchNormalization":
-                layer.synchronized = sync
-                if self.recipe.bn_momentum is not None:
-                    layer.momentum = self.recipe.bn_momentum
-        if self.recipe.zero_init_residual and self.config.weights is None:
-            zero_init_residuals(model)
-        return model
+        return keras_cls.build(self.spec.name, num_classes=num_classes, input_shape=(size, size, 3),
+                               weights=self.config.weights, include_top=True,
+                               dropout_rate=self.recipe.dropout_rate, drop_connect_rate=self.recipe.drop_connect_rate,
+                               bn_momentum=self.recipe.bn_momentum, sync_bn=sync,
+                               zero_init_residual=self.recipe.zero_init_residual and self.config.weights is None)
 
     def _write(self, name, payload):
         files.write_json(os.path.join(self.config.run_dir, name), payload)

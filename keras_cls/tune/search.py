@@ -15,6 +15,7 @@ import keras_tuner as kt
 from keras_tuner.src import utils as kt_utils
 
 from keras_cls import files
+from keras_cls.models import get_spec
 from keras_cls.tune.space import AUGMENT
 
 
@@ -49,7 +50,8 @@ def choose(space, hp):
         with hp.conditional_scope("family", [name]):
             chosen = hp.Choice(f"{name}_variant", variants)
             variant = chosen if name == family else variant
-    return {"model": variant, "image_size": hp.Choice("image_size", list(space.image_sizes)),
+    size = hp.Choice("image_size", list(space.image_sizes)) if space.image_sizes else None
+    return {"model": variant, "image_size": size,
             "dropout_rate": _range(hp, "dropout", space.dropout),
             "drop_connect_rate": _range(hp, "drop_connect", space.drop_connect),
             "optimizer": hp.Choice("optimizer", list(space.optimizers)),
@@ -64,7 +66,8 @@ def configs(values, train_config, data_config, run_dir, epochs=None):
     train = dataclasses.replace(train_config, run_dir=run_dir, epochs=epochs or train_config.epochs,
                                 **{k: values[k] for k in ("model", "dropout_rate", "drop_connect_rate", "optimizer",
                                                           "learning_rate", "weight_decay", "label_smoothing")})
-    data = dataclasses.replace(data_config, image_size=values["image_size"], **AUGMENT[values["augment"]])
+    size = values["image_size"] or data_config.image_size or get_spec(values["model"]).resolution
+    data = dataclasses.replace(data_config, image_size=size, **AUGMENT[values["augment"]])
     return train, data
 
 
@@ -85,11 +88,11 @@ class KerasClsHyperModel(kt.HyperModel):
 
     def build(self, hp):
         import keras_cls
-        from keras_cls.data import load
+        from keras_cls.data.pipeline import count_classes
 
         train, data = self.configs(hp, run_dir="")
-        if self.num_classes is None:  # once: the data set says how many classes it has
-            self.num_classes = load(data).num_classes
+        if self.num_classes is None:  # once, from the class list (no image is read)
+            self.num_classes = count_classes(data)
         return keras_cls.build(train.model, num_classes=self.num_classes,
                                input_shape=(data.image_size, data.image_size, 3), dropout_rate=train.dropout_rate,
                                drop_connect_rate=train.drop_connect_rate)

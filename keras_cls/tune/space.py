@@ -18,7 +18,7 @@ AUGMENT = {"none": {"pad_crop": 0, "mixup": 0.0}, "light": {"pad_crop": 2, "mixu
 @dataclasses.dataclass(frozen=True)
 class SearchSpace:
     variants: Tuple[str, ...] = ("resnet-18", "efficientnet-b0")
-    image_sizes: Tuple[int, ...] = (32,)
+    image_sizes: Tuple[int, ...] = ()        # searched sizes; empty: the data's image_size, else each variant's own
     dropout: Tuple[float, float] = (0.0, 0.3)
     drop_connect: Tuple[float, float] = (0.0, 0.2)
     optimizers: Tuple[str, ...] = ("adamw", "sgd")
@@ -31,7 +31,7 @@ class SearchSpace:
         for f in dataclasses.fields(self):
             value = tuple(getattr(self, f.name))
             object.__setattr__(self, f.name, value)
-            if not value:
+            if not value and f.name != "image_sizes":
                 raise ValueError(f"search space {f.name!r} is an empty list: give at least one choice")
         names = [get_spec(v).name for v in self.variants]  # unknown names raise with the nearest valid ones
         object.__setattr__(self, "variants", tuple(dict.fromkeys(names)))
@@ -44,7 +44,7 @@ class SearchSpace:
             unknown = [v for v in getattr(self, name) if v not in allowed]
             if unknown:
                 raise ValueError(f"search space {name!r}: unknown {unknown}; choose from {', '.join(allowed)}")
-        if min(self.image_sizes) < 32:
+        if self.image_sizes and min(self.image_sizes) < 32:
             raise ValueError(f"image sizes must be at least 32 px; got {self.image_sizes}")
 
     @classmethod

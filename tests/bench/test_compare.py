@@ -95,4 +95,4 @@ def test_compare_reports_bad_flags(tmp_path):
     out = _run("compare.py", tmp_path, "--runtimes=tf,onnx")
     assert out.returncode != 0 and "unknown runtime(s) ['onnx']" in out.stderr
     out = _run("compare.py", tmp_path, "--source=folder", f"--path={tmp_path / 'missing'}")
-    assert out.returncode != 0 and "compare.py: error:" in out.stderr and "missing" in out.stderr
+    assert out.returncode != 0 and "keras-cls compare: error:" in out.stderr and "missing" in out.stderr

@@ -59,4 +59,4 @@ def test_batch_augmentation_mixes_labels():
     np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=1e-5)
     assert (y.max(axis=1) < 0.999).any()  # some labels are mixtures
     with pytest.raises(ValueError, match="one_hot=True"):
-        load(DataConfig(source="digits", mixup=0.2))
+        load(DataConfig(image_size=32, source="digits", mixup=0.2))

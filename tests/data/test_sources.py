@@ -77,7 +77,21 @@ def test_a_class_whose_every_file_is_bad_is_an_error_naming_it(tmp_path):
     for name, data in bad_images().items():
         (root / "bird" / name).write_bytes(data)
     with pytest.raises(ValueError, match=r"class\(es\) \['bird'\] have no usable image"):
-        load(DataConfig(source="folder", path=str(root), validation_fraction=0, test_fraction=0))
+        load(DataConfig(image_size=32, source="folder", path=str(root), validation_fraction=0, test_fraction=0))
+
+
+def test_counting_classes_reads_no_image(tmp_path, monkeypatch):
+    from keras_cls.data.pipeline import count_classes
+
+    write_folder(tmp_path / "imgs")
+    (tmp_path / "split" / "train" / "a").mkdir(parents=True)
+    (tmp_path / "split" / "train" / "b").mkdir()
+    (tmp_path / "split" / "val" / "a").mkdir(parents=True)
+    monkeypatch.setattr(sources, "folder", lambda path: pytest.fail("count_classes listed the images"))
+    assert count_classes(DataConfig(source="folder", path=str(tmp_path / "imgs"))) == 2
+    assert count_classes(DataConfig(source="folder", path=str(tmp_path / "split"))) == 2
+    assert count_classes(DataConfig(source="tfrecord", path=str(tmp_path), num_classes=1000)) == 1000
+    assert count_classes(DataConfig(source="digits")) == 10
 
 
 def test_every_good_format_decodes_to_the_same_pixels(tmp_path):
@@ -94,25 +108,25 @@ def test_every_good_format_decodes_to_the_same_pixels(tmp_path):
 def test_strict_mode_names_the_file(tmp_path):
     write_folder(tmp_path / "imgs")
     with pytest.raises(ValueError, match=r"bad input '.*(truncated|empty|notes)\.(jpg|png)'.*strict=False"):
-        load(DataConfig(source="folder", path=str(tmp_path / "imgs"), strict=True))
+        load(DataConfig(image_size=32, source="folder", path=str(tmp_path / "imgs"), strict=True))
 
 
 def test_folder_layout_with_splits_and_errors(tmp_path):
     write_folder(tmp_path / "ds" / "train", bad=False)
     write_folder(tmp_path / "ds" / "val", bad=False)
-    data = load(DataConfig(source="folder", path=str(tmp_path / "ds"), batch_size=2, test_fraction=0))
+    data = load(DataConfig(image_size=32, source="folder", path=str(tmp_path / "ds"), batch_size=2, test_fraction=0))
     assert data.sizes == {"train": 20, "validation": 20}
     (tmp_path / "ds" / "train" / "bird").mkdir()
     with pytest.raises(ValueError, match=r"class folder .*bird' has no images"):
-        load(DataConfig(source="folder", path=str(tmp_path / "ds")))
+        load(DataConfig(image_size=32, source="folder", path=str(tmp_path / "ds")))
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no class folders"):
-        load(DataConfig(source="folder", path=str(tmp_path / "empty")))
+        load(DataConfig(image_size=32, source="folder", path=str(tmp_path / "empty")))
     only_bad = tmp_path / "bad" / "x"
     only_bad.mkdir(parents=True)
     (only_bad / "a.jpg").write_bytes(b"")
     with pytest.raises(ValueError, match="the train split is empty"):
-        load(DataConfig(source="folder", path=str(tmp_path / "bad"), validation_fraction=0, test_fraction=0))
+        load(DataConfig(image_size=32, source="folder", path=str(tmp_path / "bad"), validation_fraction=0, test_fraction=0))
 
 
 def _example(data, label):
@@ -129,14 +143,14 @@ def test_tfrecord_shard_with_a_corrupt_record(tmp_path):
         w.write(_example(bad_images()["truncated.jpg"], 1))
     with tf.io.TFRecordWriter(str(tmp_path / "validation-00000-of-00001")) as w:
         w.write(_example(good[0], 2))
-    data = load(DataConfig(source="tfrecord", path=str(tmp_path), num_classes=3, batch_size=3))
+    data = load(DataConfig(image_size=32, source="tfrecord", path=str(tmp_path), num_classes=3, batch_size=3))
     assert data.report.seen == len(good) + 2 and len(data.report.skipped) == 1
     assert data.report.skipped[0][0].endswith(f"train-00000-of-00001:{len(good)}")
     x, y = _all(data.train)
     assert x.shape == (9, 32, 32, 3) and sorted(set(y)) == [0, 1, 2]
     assert _all(data.validation)[1].tolist() == [2]
     with pytest.raises(ValueError, match=r"labels outside \[0, 2\)"):
-        load(DataConfig(source="tfrecord", path=str(tmp_path), num_classes=2))
+        load(DataConfig(image_size=32, source="tfrecord", path=str(tmp_path), num_classes=2))
 
 
 def test_cifar10_python_batches(tmp_path):
@@ -150,19 +164,19 @@ def test_cifar10_python_batches(tmp_path):
     # the rows are R plane, G plane, B plane: pixel (0, 1) of image 0 is bytes 1, 1025, 2049
     raw = pickle.loads((tmp_path / "data_batch_1").read_bytes())[b"data"][0]
     assert source.train.items[0, 0, 1].tolist() == [raw[1], raw[1025], raw[2049]]
-    data = load(DataConfig(source="cifar", path=str(tmp_path), batch_size=8))
+    data = load(DataConfig(image_size=32, source="cifar", path=str(tmp_path), batch_size=8))
     assert data.sizes == {"train": 36, "validation": 4, "test": 10}
 
 
 def test_arrays_and_label_checks():
     x = np.random.default_rng(0).integers(0, 256, (40, 16, 16), dtype=np.uint8)
     y = np.arange(40) % 4
-    data = load(DataConfig(source="arrays", batch_size=5, test_fraction=0.2), arrays=(x, y))
+    data = load(DataConfig(image_size=32, source="arrays", batch_size=5, test_fraction=0.2), arrays=(x, y))
     assert data.sizes == {"train": 29, "validation": 3, "test": 8} and data.num_classes == 4
     with pytest.raises(ValueError, match=r"labels outside \[0, 3\)"):
-        load(DataConfig(source="arrays", num_classes=3), arrays=(x, y))
+        load(DataConfig(image_size=32, source="arrays", num_classes=3), arrays=(x, y))
     with pytest.raises(ValueError, match=r"arrays must be images"):
-        load(DataConfig(source="arrays"), arrays=(x[:, 0], y))
+        load(DataConfig(image_size=32, source="arrays"), arrays=(x[:, 0], y))
 
 
 def test_tfds_without_the_package_is_a_clear_error():
@@ -171,7 +185,7 @@ def test_tfds_without_the_package_is_a_clear_error():
     if importlib.util.find_spec("tensorflow_datasets"):
         pytest.skip("tensorflow-datasets is installed here; this checks the message when it is not")
     with pytest.raises(ValueError, match="needs the tensorflow-datasets package"):
-        load(DataConfig(source="tfds", path="mnist"))
+        load(DataConfig(image_size=32, source="tfds", path="mnist"))
 
 
 @pytest.mark.parametrize("kwargs,message", [

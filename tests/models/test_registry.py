@@ -79,7 +79,7 @@ def test_model_info_fields():
 def test_readme_table_is_generated():
     from pathlib import Path
 
-    from keras_cls.cli import variant_table
+    from keras_cls.models.info import variant_table
 
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert variant_table() in readme, "README's variant table is stale: run `python scripts/readme_table.py`"

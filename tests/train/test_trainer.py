@@ -146,15 +146,40 @@ def test_bad_train_config():
         TrainConfig(strategy="horovod")
 
 
-def test_zero_init_residual_branches():
+def test_build_options_for_training():
+    """BatchNorm momentum, synchronization and zero-initialized residual branches are build arguments."""
     import keras_cls
-    from keras_cls.train.trainer import zero_init_residuals
 
-    eff = keras_cls.build("efficientnet-b0", input_shape=(32, 32, 3), num_classes=3)
-    zero_init_residuals(eff)
-    assert not eff.get_layer("block2b_project_bn").gamma.numpy().any()  # through its stochastic-depth Dropout
+    eff = keras_cls.build("efficientnet-b0", input_shape=(32, 32, 3), num_classes=3, zero_init_residual=True,
+                          bn_momentum=0.9, sync_bn=True)
+    assert not eff.get_layer("block2b_project_bn").gamma.numpy().any()  # its residual goes through stochastic depth
     assert eff.get_layer("block2a_project_bn").gamma.numpy().all()  # stride 2: no residual
-    res = keras_cls.build("resnet-18", input_shape=(32, 32, 3), num_classes=3)
-    zero_init_residuals(res)
+    bns = [layer for layer in eff.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert {b.momentum for b in bns} == {0.9} and all(b.synchronized for b in bns)
+    res = keras_cls.build("resnet-18", input_shape=(32, 32, 3), num_classes=3, zero_init_residual=True)
     assert not res.get_layer("layer1_0_bn2").gamma.numpy().any()
     assert res.get_layer("layer2_0_downsample_bn").gamma.numpy().all() and res.get_layer("layer1_0_bn1").gamma.numpy().all()
+    assert {layer.momentum for layer in res.layers if isinstance(layer, keras.layers.BatchNormalization)} == {0.9}
+    plain = keras_cls.build("resnet-18", input_shape=(32, 32, 3), num_classes=3)
+    assert plain.get_layer("layer1_0_bn2").gamma.numpy().all() and plain.count_params() == res.count_params()
+    for kwargs, message in (({"bn_momentum": 1.5}, "bn_momentum must be a number in"),
+                            ({"sync_bn": "yes"}, "sync_bn must be True or False")):
+        with pytest.raises(ValueError, match=message):
+            keras_cls.build("resnet-18", **kwargs)
+
+
+def test_image_size_defaults_to_the_models_resolution(tmp_path):
+    """No image_size: each model trains at its own resolution; an explicit size wins; data alone needs a size."""
+    from keras_cls.data import load
+    from keras_cls.tune.search import configs
+
+    assert Trainer(_config(tmp_path, model="efficientnet-b3")).data_config.image_size == 300
+    assert Trainer(_config(tmp_path, model="resnet-50"), DataConfig(source="digits")).data_config.image_size == 224
+    assert Trainer(_config(tmp_path, model="efficientnet-b3"), TINY_DATA).data_config.image_size == 32
+    values = {"model": "efficientnetv2-s", "image_size": None, "dropout_rate": 0.1, "drop_connect_rate": 0.1,
+              "optimizer": "adamw", "learning_rate": 0.1, "weight_decay": 1e-4, "label_smoothing": 0.1,
+              "augment": "light"}
+    assert configs(values, _config(tmp_path), DataConfig(), "r")[1].image_size == 384  # a search without sizes
+    assert configs(values, _config(tmp_path), TINY_DATA, "r")[1].image_size == 32
+    with pytest.raises(ValueError, match="image_size is not set"):
+        load(DataConfig())

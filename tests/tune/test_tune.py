@@ -18,7 +18,7 @@ from keras_cls.train import TrainConfig  # noqa: E402
 from keras_cls.tune import KerasClsHyperModel, SearchSpace, make_tuner  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["--epochs=1", "--steps_per_epoch=2", "--recipe=fast", "--batch_size=16", "--verbose=0"]
+TINY = ["--epochs=1", "--steps_per_epoch=2", "--recipe=fast", "--batch_size=16", "--image_size=32", "--verbose=0"]
 
 
 def _env(**extra):

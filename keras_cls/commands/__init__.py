@@ -1,0 +1,37 @@
+"""The jobs of the `keras-cls` command, one module each, with the same flags as the repository's scripts.
+
+A job's module defines its absl flags when it is imported, so `run` imports only the one asked for.
+"""
+import importlib
+import os
+import sys
+
+# name: what `keras-cls --help` says of it
+JOBS = {
+    "train": "train a model (flags from TrainConfig and DataConfig); a killed run resumes with the same command",
+    "evaluate": "top-1, top-5, per-class accuracy and confusion matrix of a .keras model on a data set",
+    "export": "a trained model to a TF Serving SavedModel version (+ models.config) and optionally TFLite",
+    "predict": "classify image files with a SavedModel, a .tflite file or a TF Serving address",
+    "compress": "post-training quantization, quantization-aware training and pruning, with a table",
+    "tune": "search EfficientNet and ResNet settings with Keras Tuner",
+    "compare": "EfficientNet vs ResNet on your data and this machine: train, export, measure, report",
+    "demo": "the comparison on the embedded digits (what `make demo` runs)",
+}
+
+
+def fail(job, error):
+    """One line naming the job and the problem, exit status 1 (never a traceback for a user's mistake)."""
+    sys.exit(f"keras-cls {job}: error: {error}")
+
+
+def run(job, argv):
+    """Run `job` with the command-line arguments `argv` (flags, then any positional arguments)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from absl import app
+
+    from keras_cls.quiet import native_logs_held
+
+    with native_logs_held():  # TensorFlow's start-up lines
+        import tensorflow  # noqa: F401
+    module = importlib.import_module(f"keras_cls.commands.{job}")
+    app.run(module.main, argv=[f"keras-cls {job}", *argv])

@@ -1,0 +1,30 @@
+"""Train a keras_cls model: flags (or --config) -> TrainConfig + DataConfig -> Trainer.run().
+
+Example: keras-cls train --model resnet-18 --source digits --image_size 32 --epochs 20 --recipe fast
+"""
+import json
+import os
+
+from absl import flags
+
+from keras_cls import configflags
+from keras_cls.commands import fail
+from keras_cls.data import pipeline
+from keras_cls.train.config import TrainConfig
+
+configflags.define(TrainConfig, pipeline.DataConfig)
+flags.DEFINE_boolean("onednn", None, "set TF_ENABLE_ONEDNN_OPTS (oneDNN kernels) before TensorFlow starts")
+
+
+def main(argv):
+    del argv
+    if flags.FLAGS.onednn is not None:
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if flags.FLAGS.onednn else "0"
+    from keras_cls.train import Trainer, TrainingDiverged
+
+    try:
+        metrics = Trainer(configflags.build(TrainConfig, "train"), configflags.build(pipeline.DataConfig, "data")).run()
+    except (ValueError, TrainingDiverged) as e:
+        fail("train", e)
+    print(json.dumps(metrics, indent=1))
+
