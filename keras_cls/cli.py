@@ -1,5 +1,5 @@
-"""`keras-cls`: every job as a subcommand (train, evaluate, export, predict, compress, tune, compare, demo) with the
-flags of the repository's scripts, and the variant listings (list, info, table).
+"""`keras-cls`: every job as a subcommand (train, prepare, evaluate, export, predict, compress, tune, compare, demo)
+with the flags of the repository's scripts, and the variant listings (list, info, table).
 
 `keras-cls <job> --help` lists a job's flags; `keras-cls <job> --config run.json` takes a JSON file of base values.
 """

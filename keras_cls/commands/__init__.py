@@ -9,6 +9,7 @@ import sys
 # name: what `keras-cls --help` says of it
 JOBS = {
     "train": "train a model (flags from TrainConfig and DataConfig); a killed run resumes with the same command",
+    "prepare": "an image folder to sharded TFRecords with a manifest (one pass, parallel, resumable)",
     "evaluate": "top-1, top-5, per-class accuracy and confusion matrix of a .keras model on a data set",
     "export": "a trained model to a TF Serving SavedModel version (+ models.config) and optionally TFLite",
     "predict": "classify image files with a SavedModel, a .tflite file or a TF Serving address",

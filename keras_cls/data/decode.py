@@ -1,8 +1,9 @@
 """Encoded images: a cheap in-graph health check, decoding to RGB, and the scan that reports bad inputs.
 
 The check reads only bytes already in memory (signature, end marker, BMP's declared size), so the input pipeline
-can filter on it at no cost. Inputs it flags as truncated get one decode attempt in the scan before they are
-dropped, so an image with trailing bytes after its end marker is kept, not lost.
+can filter on it at no cost. The scan is one streaming pass: inputs the check flags as truncated get one decode
+attempt in the same pass (an image with trailing bytes after its end marker is kept, not lost), and
+verify="full" decodes every image in it.
 """
 from dataclasses import dataclass, field
 from typing import List, Tuple
@@ -160,36 +161,36 @@ def decode_rgb(data):
 
 
 def _decodes(data):
-    """True when TensorFlow can decode `data` (used on suspicious inputs only)."""
-    ds = tf.data.Dataset.from_tensors(data).map(lambda d: tf.shape(decode_rgb(d))).ignore_errors()
-    return any(True for _ in ds)
+    """1 when TensorFlow decodes `data`, else 0 (in the graph: a failed decode is caught, not raised)."""
+    attempt = tf.data.Dataset.from_tensors(data).map(lambda d: tf.shape(decode_rgb(d))).ignore_errors()
+    return attempt.reduce(tf.constant(0), lambda count, _: count + 1)
 
 
-def scan_encoded(dataset, names, max_pixels=MAX_PIXELS):
-    """Check every element of a dataset of encoded images; returns (keep mask, DataReport).
-
-    `names` labels each element in the report (file paths, or shard:record for TFRecords).
-    """
-    codes = []
-    for batch in dataset.map(lambda d: problem(d, max_pixels), num_parallel_calls=tf.data.AUTOTUNE).batch(4096):
-        codes.extend(int(c) for c in batch.numpy())
-    report, keep = DataReport(seen=len(codes)), []
-    suspicious = {i for i, c in enumerate(codes) if c == TRUNCATED}
-    for i, data in enumerate(dataset.take(max(suspicious) + 1) if suspicious else []):
-        if i in suspicious and _decodes(data):
-            codes[i] = OK
-    for i, code in enumerate(codes):
-        keep.append(code == OK)
-        if code != OK:
-            report.skipped.append((names[i], REASONS[code]))
-    return keep, report
+def verdict(data, max_pixels=MAX_PIXELS, full=False):
+    """The scan's code for one encoded image (OK or a REASONS key), in the graph: the header check, then one
+    decode attempt where the header cannot tell (an image flagged truncated may only carry bytes after its end
+    marker) or, with `full`, for every image the header passes. Bombs are never decoded."""
+    code = problem(data, max_pixels)
+    fits = header_pixels(data) <= max_pixels
+    attempt = tf.logical_or(tf.logical_and(tf.equal(code, TRUNCATED), fits),
+                            tf.logical_and(tf.constant(full), tf.equal(code, OK)))
+    failed = tf.where(tf.equal(code, OK), UNDECODABLE, code)
+    return tf.cond(attempt, lambda: tf.where(_decodes(data) > 0, OK, failed), lambda: code)
 
 
-def full_decode_scan(dataset, names, max_pixels=MAX_PIXELS):
-    """Decode every element once (verify='full'): catches corruption inside otherwise well-formed files."""
-    indexed = tf.data.Dataset.zip((tf.data.Dataset.range(len(names)), dataset))
-    decoded = indexed.map(lambda i, d: (i, tf.shape(decode_rgb(check_pixels(d, max_pixels)))),
-                          num_parallel_calls=tf.data.AUTOTUNE)
-    good = {int(i) for i, _ in decoded.ignore_errors()}
-    keep = [i in good for i in range(len(names))]
-    return keep, DataReport(seen=len(names), skipped=[(n, REASONS[UNDECODABLE]) for n, k in zip(names, keep) if not k])
+def scan(dataset, max_pixels=MAX_PIXELS, full=False):
+    """One streaming pass over a dataset of (name, encoded image, label): returns (names, labels, codes) as lists,
+    in the dataset's order. `full` decodes every image (verify="full"); otherwise only the header is read."""
+    names, labels, codes = [], [], []
+    checked = dataset.map(lambda n, d, y: (n, y, verdict(d, max_pixels, full)), num_parallel_calls=tf.data.AUTOTUNE)
+    for n, y, c in checked.batch(4096).as_numpy_iterator():
+        names += [x.decode(errors="replace") for x in n]
+        labels += y.tolist()
+        codes += c.tolist()
+    return names, labels, codes
+
+
+def report_of(names, codes):
+    """(keep mask, DataReport) of a scan's codes."""
+    keep = [c == OK for c in codes]
+    return keep, DataReport(seen=len(codes), skipped=[(n, REASONS[c]) for n, c in zip(names, codes) if c != OK])

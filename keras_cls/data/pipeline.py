@@ -98,7 +98,6 @@ def read_source(config, arrays=None):
     if config.source == "folder":
         return sources.folder(config.path)
     if config.source == "tfrecord":
-        _check(config.num_classes, "source 'tfrecord' needs num_classes (TFRecords carry no class list)")
         return sources.tfrecord(config.path, config.num_classes)
     if config.source == "cifar":
         return sources.cifar(config.path)
@@ -132,31 +131,35 @@ def _records(shards, offset):
         lambda r: _parse(r, offset), num_parallel_calls=AUTOTUNE)
 
 
-def _scan_records(split, config):
-    names, labels = [], []
-    for shard in split.items:
-        count = 0
-        for _, label in _records([shard], config.label_offset).batch(4096):
-            labels.extend(label.numpy().tolist())
-            count += len(label)
-        names += [f"{shard}:{i}" for i in range(count)]
-    keep, report = decode.scan_encoded(_records(split.items, config.label_offset).map(lambda d, l: d), names,
-                                       config.max_pixels)
-    return np.asarray(labels, dtype=np.int64)[np.asarray(keep, bool)] if labels else np.zeros(0, np.int64), report
+def _named_records(shards, offset):
+    """(shard:record name, encoded image, label) of every record, shards read in parallel."""
+    def shard(path):
+        return tf.data.TFRecordDataset(path).enumerate().map(
+            lambda i, r: (tf.strings.join([path, tf.strings.as_string(i)], ":"), *_parse(r, offset)))
+    return tf.data.Dataset.from_tensor_slices(list(shards)).interleave(
+        shard, num_parallel_calls=AUTOTUNE, deterministic=True)
 
 
 def _scan(split, config):
-    """Find bad inputs before training; returns (split without them or labels for records, report)."""
-    if split.kind == "records":
-        labels, report = _scan_records(split, config)
-        return sources.Split("records", split.items, labels), report
-    if split.kind != "files" or config.verify == "none":
-        return split, decode.DataReport(seen=len(split))
-    data = tf.data.Dataset.from_tensor_slices(split.items.astype(str)).map(tf.io.read_file,
-                                                                             num_parallel_calls=AUTOTUNE)
-    scanner = decode.full_decode_scan if config.verify == "full" else decode.scan_encoded
-    keep, report = scanner(data, list(split.items), config.max_pixels)
-    return split.subset(np.asarray(keep, bool)), report
+    """Find bad inputs before training, in one streaming pass; returns (split without them, report).
+
+    Records whose count a manifest gives are trusted unless verify="full" (they were checked when prepared);
+    verify="none" reads nothing (records: the pipeline's header check still drops bad ones as they come, and the
+    split's size stays unknown)."""
+    trusted = split.kind == "records" and split.size is not None and config.verify != "full"
+    if split.kind not in ("files", "records") or config.verify == "none" or trusted:
+        return split, decode.DataReport(seen=split.count() or 0)
+    if split.kind == "files":
+        named = tf.data.Dataset.from_tensor_slices((split.items.astype(str), split.labels)).map(
+            lambda p, y: (p, tf.io.read_file(p), y), num_parallel_calls=AUTOTUNE)
+    else:
+        named = _named_records(split.items, config.label_offset)
+    names, labels, codes = decode.scan(named, config.max_pixels, full=config.verify == "full")
+    keep, report = decode.report_of(names, codes)
+    if split.kind == "files":
+        return split.subset(np.asarray(keep, bool)), report
+    kept = np.asarray(labels, np.int64)[np.asarray(keep, bool)] if labels else np.zeros(0, np.int64)
+    return sources.Split("records", split.items, kept), report
 
 
 def _check_labels(split, num_classes, name):
@@ -306,7 +309,7 @@ def load(config, arrays=None, one_hot=False):
             continue
         split, split_report = _scan(split, config)
         report.merge(split_report)
-        _check(split.kind == "dataset" or len(split) > 0, f"the {name} split is empty: no usable images")
+        _check(split.count() is None or split.count() > 0, f"the {name} split is empty: no usable images")
         _check_labels(split, num_classes, name)
         splits[name] = split
     _check_every_class_has_images(splits["train"], names)
@@ -316,7 +319,7 @@ def load(config, arrays=None, one_hot=False):
     flip = source.flip if config.flip is None else config.flip
     datasets = {name: make_dataset(split, config, name == "train", flip, num_classes, one_hot)
                 for name, split in splits.items()}
-    sizes = {name: (len(split) if split.kind != "dataset" else None) for name, split in splits.items()}
+    sizes = {name: split.count() for name, split in splits.items()}
     # Evaluation splits before the contract, one image at a time: for runtimes that apply the contract themselves
     # (a TFLite file or a SavedModel measured on the same images as the Keras model).
     raw = {name: _decoded(split, config, False, cache=False) for name, split in splits.items() if name != "train"}

@@ -24,9 +24,14 @@ class Split:
     kind: str                       # "files" | "records" | "pixels" | "dataset"
     items: object                   # paths | TFRecord shard paths | uint8 array (N, H, W, 3) | tf.data.Dataset
     labels: Optional[np.ndarray] = None
+    size: Optional[int] = None      # records: the count their manifest gives (labels unread)
 
     def __len__(self):
-        return len(self.labels) if self.labels is not None else 0
+        return self.count() or 0
+
+    def count(self):
+        """How many images the split yields; None when unknown without reading it (TFDS, unscanned records)."""
+        return len(self.labels) if self.labels is not None else self.size
 
     def subset(self, mask):
         return Split(self.kind, np.asarray(self.items)[mask], self.labels[mask])
@@ -188,16 +193,57 @@ def _shards(path, split):
     return found
 
 
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = "keras_cls.tfrecord/1"
+
+
+def read_manifest(path):
+    """The manifest `keras-cls prepare` writes last into a TFRecord folder, or None (no folder, no manifest)."""
+    import json
+
+    file = os.path.join(path, MANIFEST) if os.path.isdir(path) else None
+    if file is None or not os.path.isfile(file):
+        return None
+    with open(file) as f:
+        manifest = json.load(f)
+    if manifest.get("format") != MANIFEST_FORMAT:
+        raise ValueError(f"{file}: not a keras_cls TFRecord manifest (format {manifest.get('format')!r}, expected "
+                         f"{MANIFEST_FORMAT!r})")
+    return manifest
+
+
+def _from_manifest(path, manifest, num_classes):
+    names = manifest["class_names"]
+    if num_classes and num_classes != len(names):
+        raise ValueError(f"num_classes={num_classes} but the manifest in {path!r} lists {len(names)} classes")
+    splits = {}
+    for split, entry in manifest["splits"].items():
+        missing = [s["file"] for s in entry["shards"] if not os.path.isfile(os.path.join(path, s["file"]))]
+        if missing:
+            raise ValueError(f"{path!r}: shards listed in its manifest are missing: {', '.join(missing[:3])}")
+        shards = np.array([os.path.join(path, s["file"]) for s in entry["shards"]], dtype=object)
+        splits[split] = Split("records", shards, size=entry["records"])
+    return SourceData(splits["train"], splits.get("validation"), splits.get("test"), list(names),
+                      note=f"TFRecords prepared from {manifest.get('source')} ({MANIFEST}: counts trusted, not rescanned)")
+
+
 def tfrecord(path, num_classes=None):
     """TFRecord shards of ImageNet-style tf.Example (image/encoded, image/class/label): `train-*`,
-    `validation-*`, `test-*` in a folder (or one glob of training shards)."""
+    `validation-*`, `test-*` in a folder (or one glob of training shards). With the manifest `keras-cls prepare`
+    writes, class names and split sizes come from it and nothing is read before training."""
+    manifest = read_manifest(path)
+    if manifest is not None:
+        return _from_manifest(path, manifest, num_classes)
+    if not num_classes:
+        raise ValueError(f"source 'tfrecord' at {path!r} has no {MANIFEST} (keras-cls prepare writes one): give "
+                         "num_classes (TFRecords carry no class list)")
     shards = {s: _shards(path, s) for s in ("train", "validation", "test")} if os.path.isdir(path) else \
         {"train": sorted(glob.glob(path)), "validation": [], "test": []}
     if not shards["train"]:
         raise ValueError(f"no TFRecord training shards at {path!r}: expected train-* (or a glob of shard files)")
     make = lambda files: Split("records", np.array(files, dtype=object)) if files else None  # noqa: E731
-    names = [str(i) for i in range(num_classes)] if num_classes else []
-    return SourceData(make(shards["train"]), make(shards["validation"]), make(shards["test"]), names)
+    return SourceData(make(shards["train"]), make(shards["validation"]), make(shards["test"]),
+                      [str(i) for i in range(num_classes)])
 
 
 def _unpickle(path):
