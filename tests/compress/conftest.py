@@ -28,17 +28,26 @@ def batch(digits_data):
     return images[:64].astype(np.float32)
 
 
-def small(name):
-    # Random BN statistics and biases: outputs that depend on every weight and differ between images.
-    return randomize(keras_cls.build(name, num_classes=10, input_shape=(SIZE, SIZE, 3)), seed=3)
+def small(name, seed=3):
+    """A random-weight model whose every weight is seeded (kernels too: agreement figures repeat from run to run),
+    with random BN statistics and biases: outputs that depend on every weight and differ between images."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return randomize(keras_cls.build(name, num_classes=10, input_shape=(SIZE, SIZE, 3)), seed=seed)
 
 
 # TFLite's int8 softmax answers in steps of 1/256: scores of a random-weight model that differ by less are ties.
 INT8_STEP = 1 / 256
+# A random-weight model rates its best classes within a few hundredths of each other on many images (0.454 vs 0.442
+# seen), less than int8's own error on such large logits: where the file picks one of those, it tracks the model.
+INT8_NEAR = 0.05
 
 
-def agreement(got, expected, step=0.0):
-    """Fraction of images whose expected top-1 class also scores top in `got`, within `step` (the output's
-    resolution) of its best score, so a tie that quantization made is not counted as a disagreement."""
+def agreement(got, expected, step=0.0, near=0.0):
+    """Fraction of images on which the file tracks the model: the model's top-1 class also scores top in `got`
+    within `step` (the output's resolution; a tie quantization made is no disagreement), or the file's top-1 is a
+    class the model scores within `near` of its best."""
     top = np.take_along_axis(got, np.argmax(expected, -1)[:, None], -1)[:, 0]
-    return float(np.mean(top >= got.max(-1) - step - 1e-7))
+    theirs = np.take_along_axis(expected, np.argmax(got, -1)[:, None], -1)[:, 0]
+    return float(np.mean((top >= got.max(-1) - step - 1e-7) | (theirs >= expected.max(-1) - near - 1e-7)))
