@@ -28,6 +28,20 @@ def batch(digits_data):
     return images[:64].astype(np.float32)
 
 
+@pytest.fixture
+def shallow_b0(monkeypatch):
+    """`efficientnet-b0` built with one block per stage at half width while the test runs: every kind of layer B0
+    has (expansion 1 and 6, 3x3 and 5x5 depthwise, squeeze-excite, swish, Rescaling and Normalization) at about a
+    third of TFLite's conversion time (QAT: 35 s instead of 90). The model keeps B0's name, so the tf_keras bridge
+    rebuilds the same shallow network."""
+    from keras_cls.models import registry
+
+    spec = registry.get_spec("efficientnet-b0")
+    monkeypatch.setitem(registry._SPECS, registry._canonical(spec.name), dataclasses.replace(spec, depth=0.1,
+                                                                                            width=0.5))
+    return spec.name
+
+
 def small(name, seed=3):
     """A random-weight model whose every weight is seeded (kernels too: agreement figures repeat from run to run),
     with random BN statistics and biases: outputs that depend on every weight and differ between images."""
