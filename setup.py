@@ -18,7 +18,8 @@ setup(
         # TensorFlow comes as two wheels; pick one: `pip install keras_cls[cpu]` or `keras_cls[gpu]`.
         "cpu": [f"tensorflow-cpu=={TF}"],
         "gpu": [f"tensorflow[and-cuda]=={TF}"],
-        "dev": ["pytest>=8", "pytest-xdist>=3.5", f"tf-keras=={TF}", "pillow>=10"],
+        # jax: the test that builds, loads weights into and fits a model on Keras' JAX backend (no TensorFlow)
+        "dev": ["pytest>=8", "pytest-xdist>=3.5", f"tf-keras=={TF}", "pillow>=10", "jax>=0.4.30"],
         # keras-tuner 1.4.8 also needs tensorboard (every trial fails without it) and scikit-learn (Bayesian
         # optimization): both are install_requires above.
         "tune": ["keras-tuner==1.4.8"],

@@ -3,11 +3,15 @@
 Keras 3.15's `fit` fails under this strategy (PerReplica conversion in `_maybe_symbolic_build`, then
 `reduce_per_replica` on scalars: keras#20585, tensorflow#72388), so for this one strategy the Trainer runs its
 own loop: the same model, optimizer (schedule, weight decay, EMA, loss scaling) and loss as `fit` would use,
-gradients all-reduced across workers by the strategy. Resume: a tf.train.Checkpoint per epoch, then the epoch
-committed to progress.json (the run's one source of truth, as in single-worker runs); the chief writes the run
-directory, the other workers write beside it (`worker-<i>/`), as TensorFlow's guide prescribes.
+gradients all-reduced across workers by the strategy. Each epoch validates like `fit` and commits the same log.csv
+row (loss, accuracy, top5, val_loss, val_accuracy, val_top5, images_per_s, epoch_seconds), the best model and a
+NaN guard, so time-to-target and the tuner's objectives read such runs alike. Resume: a tf.train.Checkpoint per
+epoch, then the epoch committed to progress.json (the run's one source of truth, as in single-worker runs); the
+chief writes the run directory, the other workers write beside it (`worker-<i>/`), as TensorFlow's guide
+prescribes.
 """
 import dataclasses
+import math
 import os
 import time
 
@@ -19,7 +23,16 @@ def _role(strategy):
     return strategy.extended.should_checkpoint, name
 
 
-def _train_step(strategy, model, optimizer, loss_fn, global_batch):
+def _counts(labels, probs, k):
+    import tensorflow as tf
+
+    targets = tf.argmax(labels, -1)
+    correct = tf.reduce_sum(tf.cast(tf.equal(targets, tf.argmax(probs, -1)), tf.float32))
+    top_k = tf.reduce_sum(tf.cast(tf.math.in_top_k(targets, tf.cast(probs, tf.float32), k), tf.float32))
+    return correct, top_k
+
+
+def _train_step(strategy, model, optimizer, loss_fn, global_batch, k):
     import tensorflow as tf
 
     def step(images, labels):
@@ -29,22 +42,60 @@ def _train_step(strategy, model, optimizer, loss_fn, global_batch):
             scaled = optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(labels, -1), tf.argmax(probs, -1)), tf.float32))
-        return loss, correct
+        return (loss, *_counts(labels, probs, k))
 
     @tf.function
     def run(iterator):
-        loss, correct = strategy.run(step, args=next(iterator))
-        reduce = lambda v: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)  # noqa: E731
-        return reduce(loss), reduce(correct)
+        sums = strategy.run(step, args=next(iterator))
+        return [strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for v in sums]
     return run
+
+
+def batches(strategy, data):
+    """The training batches each worker steps through: every worker reads a disjoint share of every epoch
+    (tf.data's DATA auto-sharding on the same seeded order; tests/train/test_processes.py records the ids)."""
+    return iter(strategy.experimental_distribute_dataset(data.train.repeat()))
+
+
+def _validate(model, dataset, loss_fn, k):
+    """val_loss / val_accuracy / val_top<k> of the whole validation split, as fit reports them. Every worker
+    holds the same weights, so each validates the split itself and all get the same figures."""
+    import tensorflow as tf
+
+    @tf.function
+    def sums(images, labels):
+        probs = model(images, training=False)
+        return (tf.reduce_sum(loss_fn(labels, probs)), *_counts(labels, probs, k), tf.cast(tf.shape(labels)[0],
+                                                                                          tf.float32))
+    totals = [0.0] * 4
+    for images, labels in dataset:
+        totals = [t + float(v) for t, v in zip(totals, sums(images, labels))]
+    loss, correct, top_k, n = totals
+    return {"val_loss": loss / n, "val_accuracy": correct / n, "val_top5": top_k / n} if n else {}
+
+
+def _epoch(step, iterator, steps, batch, epoch):
+    from keras_cls.train.callbacks import TrainingDiverged
+
+    start, sums = time.perf_counter(), [0.0] * 3
+    for i in range(steps):
+        values = [float(v) for v in step(iterator)]
+        if not math.isfinite(values[0]):
+            raise TrainingDiverged(f"loss became {values[0]} at epoch {epoch + 1}, batch {i + 1}; training stopped "
+                                   "before saving anything from it. Lower the learning rate, or use float32 / loss "
+                                   "scaling.")
+        sums = [a + b for a, b in zip(sums, values)]
+    seconds = time.perf_counter() - start
+    return {"loss": sums[0] / steps, "accuracy": sums[1] / (steps * batch), "top5": sums[2] / (steps * batch),
+            "images_per_s": steps * batch / seconds, "epoch_seconds": seconds}
 
 
 def run(trainer, strategy, data):
     import keras
     import tensorflow as tf
 
-    from keras_cls.train.progress import Progress
+    from keras_cls.train.callbacks import save_model
+    from keras_cls.train.progress import MONITOR, Progress, best_candidate
 
     chief, role = _role(strategy)
     if not chief:  # every worker must write its checkpoints; only the chief's land in the run directory
@@ -63,19 +114,19 @@ def run(trainer, strategy, data):
     if first:
         checkpoint.restore(os.path.join(backup, f"ckpt-{first}"))
     loss_fn = keras.losses.CategoricalCrossentropy(label_smoothing=trainer.recipe.label_smoothing, reduction=None)
-    batch = trainer.data_config.batch_size
-    step = _train_step(strategy, model, optimizer, loss_fn, batch)
-    iterator = iter(strategy.experimental_distribute_dataset(data.train.repeat()))
+    batch, k = trainer.data_config.batch_size, min(5, data.num_classes)
+    step, iterator = _train_step(strategy, model, optimizer, loss_fn, batch, k), batches(strategy, data)
     for e in range(first, trainer.config.epochs):
-        t0, loss_sum, correct = time.perf_counter(), 0.0, 0.0
-        for _ in range(steps):
-            loss, right = step(iterator)
-            loss_sum, correct = loss_sum + float(loss), correct + float(right)
-        seconds = time.perf_counter() - t0
-        row = {"epoch": e, "loss": loss_sum / steps, "accuracy": correct / (steps * batch),
-               "images_per_s": steps * batch / seconds, "epoch_seconds": seconds}
+        logs = _epoch(step, iterator, steps, batch, e)
+        if data.validation is not None:
+            logs.update(_validate(model, data.validation, loss_fn, k))
         manager.save(checkpoint_number=e + 1)
-        progress.commit(e + 1, row)
+        better = progress.is_better(logs)
+        if better:
+            save_model(model, best_candidate(progress.run_dir, e + 1))
+        # the columns and their order of a fit run's log.csv (CommitEpoch: epoch, then Keras' sorted logs)
+        progress.commit(e + 1, {"epoch": e, **dict(sorted(logs.items()))},
+                        logs[MONITOR] if better else None)
     if optimizer.use_ema:
         optimizer.finalize_variable_values(model.trainable_variables)
     return trainer.finish(model, data, progress, trainer.config.epochs - first, steps)

@@ -176,7 +176,9 @@ class Trainer:
             self._write("config.json", self._saved_config(data, strategy))
         self._write("data_report.json", data.report.as_dict())
 
-    def run(self, callbacks=()):
+    def run(self, callbacks=(), strategy=None):
+        """Train (or resume, or say the run is complete); `strategy` replaces the one config.strategy makes (for
+        a caller that already made it: a process makes its multi-worker strategy once)."""
         import keras
 
         from keras_cls import data as data_lib
@@ -193,7 +195,7 @@ class Trainer:
         previous_policy = keras.mixed_precision.global_policy()
         keras.mixed_precision.set_global_policy(self.config.precision)
         try:
-            strategy = make_strategy(self.config)
+            strategy = strategy or make_strategy(self.config)
             data = data_lib.load(self.data_config, arrays=self.arrays, one_hot=True)
             self._check_trainable(data)
             self._start_files(data, strategy)

@@ -1,0 +1,41 @@
+"""DESIGN decision 11: `keras_cls.build` and the weight loaders are backend-agnostic Keras 3 and never import
+TensorFlow, so the models run where no TensorFlow wheel goes (the GPU check runs them on JAX)."""
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = """
+import sys
+import numpy as np
+import keras
+import keras_cls
+from tests.models.test_torch_weights import random_state, save, torchvision_layout
+
+tv = save(random_state(torchvision_layout("basic", (2, 2, 2, 2), num_classes=3)), sys.argv[1] + "/tv.safetensors")
+model = keras_cls.build("resnet-18", num_classes=3, input_shape=(32, 32, 3), weights=tv)
+model.save_weights(sys.argv[1] + "/r18.weights.h5")
+again = keras_cls.build("resnet-18", num_classes=3, input_shape=(32, 32, 3), weights=sys.argv[1] + "/r18.weights.h5")
+x = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype("float32")
+assert np.allclose(model.predict(x, verbose=0), again.predict(x, verbose=0), atol=1e-5)
+b0 = keras_cls.build("efficientnet-b0")
+again.compile("adam", "sparse_categorical_crossentropy")
+loss = again.fit(x, np.arange(8) % 3, epochs=2, batch_size=4, verbose=0).history["loss"]
+assert all(np.isfinite(loss)), loss
+print(keras.backend.backend(), "tensorflow" in sys.modules, b0.count_params())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs jax (pip install jax; the dev extra has it)")
+def test_build_load_weights_and_fit_on_jax_without_tensorflow(tmp_path):
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], env=env, capture_output=True, text=True,
+                         timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["jax", "False", "5330571"]  # no TensorFlow was imported; B0's published count
