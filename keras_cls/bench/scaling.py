@@ -1,0 +1,83 @@
+"""Data-parallel scaling: N local MultiWorkerMirroredStrategy workers at the same global batch, and a projection.
+
+Each worker (`python -m keras_cls.bench.scaling <json args>`, TF_CONFIG naming it) times the multi-worker loop's
+own train step on one in-graph batch, then the all-reduce alone (the model's gradients, summed across workers by
+the same strategy), and writes both; the bench reports step time, images/s and the all-reduce share of the step.
+
+Projection to 8 and 64 GPUs (`project`, stated with its assumptions in the output): a step is the 1-GPU compute
+(NVIDIA DeepLearningExamples' AMP A100 figure), plus the ring all-reduce not hidden behind the backward pass (each
+GPU sends and receives 2 (N-1)/N of the float16 gradient bytes at the slowest link's bandwidth: NVLink within a
+node of 8, InfiniBand between nodes), plus a fixed multi-GPU overhead calibrated on the published 8-GPU figure.
+"""
+import json
+import os
+import sys
+import time
+
+# NVIDIA DeepLearningExamples, TensorFlow 2, AMP, A100 80GB, training images/s (published figures).
+PUBLISHED = {"efficientnet-b0": {1: 3454, 8: 20647}, "resnet-50": {1: 2375, 8: 17400}}
+
+
+def _ring_seconds(gpus, params, bytes_per_grad, nvlink_gbs, network_gbs):
+    link = (nvlink_gbs if gpus <= 8 else network_gbs) * 1e9
+    return 2 * (gpus - 1) / gpus * params * bytes_per_grad / link
+
+
+def project(model, params, gpus, batch_per_gpu=256, bytes_per_grad=2, nvlink_gbs=300.0, network_gbs=25.0,
+            overlap=0.5):
+    """Projected images/s on `gpus` GPUs and the scaling efficiency. A step is the 1-GPU compute (published
+    figure), plus the part of the ring all-reduce not hidden behind the backward pass, plus a fixed multi-GPU
+    overhead calibrated so that 8 GPUs give the published 8-GPU figure (synchronization, stragglers, the input
+    pipeline: what the ring alone does not explain); 64 GPUs = 8 nodes over InfiniBand."""
+    published = PUBLISHED[model]
+    compute = batch_per_gpu / published[1]
+    ring = lambda n: (1 - overlap) * _ring_seconds(n, params, bytes_per_grad, nvlink_gbs, network_gbs)  # noqa: E731
+    overhead = 8 * batch_per_gpu / published[8] - compute - ring(8)
+    step = compute if gpus == 1 else compute + overhead + ring(gpus)
+    return gpus * batch_per_gpu / step, compute / step
+
+
+def _worker(args):
+    """One worker: (step seconds, all-reduce seconds), medians over the timed repeats."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_cls.models import build
+    from keras_cls.train import multiworker
+
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    batch, size = args["global_batch"], args["image_size"]
+    with strategy.scope():
+        model = build(args["model"], num_classes=10, input_shape=(size, size, 3))
+        optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
+        optimizer.build(model.trainable_variables)
+    loss = keras.losses.CategoricalCrossentropy(reduction=None)
+    images = np.random.default_rng(0).integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
+    labels = np.eye(10, dtype=np.float32)[np.arange(batch) % 10]
+    data = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    iterator = iter(strategy.experimental_distribute_dataset(data))
+    step = multiworker._train_step(strategy, model, optimizer, loss, batch, 5)
+    grads = [tf.zeros_like(v) for v in model.trainable_variables]
+
+    @tf.function
+    def all_reduce():
+        return strategy.run(lambda: tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, grads))
+
+    def timed(fn):
+        fn()
+        times = []
+        for _ in range(args["repeats"]):
+            start = time.perf_counter()
+            tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t,
+                                  strategy.experimental_local_results(fn()))
+            times.append(time.perf_counter() - start)
+        return float(np.median(times))
+    return {"step_s": timed(lambda: step(iterator)), "allreduce_s": timed(all_reduce),
+            "params": int(sum(np.prod(v.shape) for v in model.trainable_variables))}
+
+
+if __name__ == "__main__":  # one worker of bench_scaling
+    arguments = json.loads(sys.argv[1])
+    with open(os.path.join(arguments["out"], f"worker-{arguments['index']}.json"), "w") as f:
+        json.dump(_worker(arguments), f)
