@@ -8,7 +8,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 B := efficientnet-b
 SWEEP := $(B)0,$(B)1,$(B)2,$(B)3,$(B)4,$(B)5,$(B)6,$(B)7,resnet-18,resnet-34,resnet-50,resnet-101,resnet-152
 
-.PHONY: install test test-fast demo bench bench-digits bench-compress clean
+.PHONY: install test test-fast demo bench bench-digits bench-compress gpu-wheels clean
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_compress.py --json reports/bench/compress.json
 	$(BIN)/python scripts/demo.py --report_dir reports/bench/compare --batches 1,16 --train_batch 16 \
 		--train_steps 3 --repeats 10 --batch_repeats 4 --sweep $(SWEEP)
+
+# Keras and the small dependencies the accelerator machine lacks (Python 3.12, no registry there), for
+# scripts/gpu_check.sh; .wheels/ is ignored by git and carried to that machine.
+gpu-wheels: $(STAMP)
+	$(BIN)/python -m pip download -q --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 \
+		--no-deps keras==3.15.1 namex optree -d .wheels
 
 bench-digits: $(STAMP)
 	$(BIN)/python scripts/bench_digits.py

@@ -39,3 +39,22 @@ def test_build_load_weights_and_fit_on_jax_without_tensorflow(tmp_path):
                          timeout=600, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == ["jax", "False", "5330571"]  # no TensorFlow was imported; B0's published count
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs jax (pip install jax; the dev extra has it)")
+def test_gpu_check_runs_on_tiny_settings_and_names_what_it_skips():
+    """scripts/gpu_check.py as the accelerator machine runs it, on the CPU with tiny settings: one JSON line."""
+    import importlib.util as util
+    import json
+
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_check.py"), "--tiny", "--models=resnet-50",
+                          "--precisions=mixed_bfloat16"], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["backend"] == "jax" and result["tensorflow_imported"] is False
+    run = result["ours"]["resnet-50 mixed_bfloat16"]
+    assert run["img_s"] > 0 and run["batch"] == 2 and run["vs_nvidia_1xa100_amp"] == round(run["img_s"] / 2375, 3)
+    if util.find_spec("timm") is None:
+        assert result["timm"]["resnet-50"].startswith("skipped: needs")

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The GPU check (scripts/gpu_check.py) on the accelerator machine: Python 3.12 with JAX, PyTorch, torchvision and
+# timm, no TensorFlow, no package registry. Keras and its small dependencies that machine lacks travel as wheels in
+# the ignored folder .wheels/ (make gpu-wheels fetches them here); keras_cls itself runs from the working tree.
+# Usage (from the repository root): bash scripts/gpu_check.sh [--tiny]   -> one JSON line; < 8 minutes on one H200
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install -q --no-index --no-deps --target /tmp/keras_cls_wheels .wheels/*.whl
+export PYTHONPATH="/tmp/keras_cls_wheels:$PWD${PYTHONPATH:+:$PYTHONPATH}" KERAS_BACKEND=jax PYTHONUNBUFFERED=1
+export XLA_PYTHON_CLIENT_PREALLOCATE=false TF_CPP_MIN_LOG_LEVEL=3
+timeout 470 python3 scripts/gpu_check.py "$@"
