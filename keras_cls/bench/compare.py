@@ -187,6 +187,16 @@ def progress():
     return lambda message: print(f"[{(time.perf_counter() - start) / 60:4.1f} min] {message}", flush=True)
 
 
+def _rescale_mfu(models, latency, sweep_rows, factor):
+    """MFU figures computed against the start's peak, set against the final (best of start and end) one."""
+    for row in latency + sweep_rows:
+        if row.get("mfu") is not None:
+            row["mfu"] *= factor
+    for row in models:
+        if row.get("train_mfu") is not None:
+            row["train_mfu"] *= factor
+
+
 def _data_per_model(names, data_config):
     """name -> (its DataConfig, its loaded data): each model at data_config.image_size, or at its own resolution
     when that is None; one load per distinct size."""
@@ -208,10 +218,10 @@ def run(config, data_config, measure_config=None, log=print):
     from keras_cls.bench import claims, hardware, report
 
     measure_config = measure_config or measure.MeasureConfig()
-    log("measuring this machine's float32 matmul peak ...")
-    peaks = hardware.matmul_gflops()
-    peak = max(peaks.values())
-    log("  " + ", ".join(f"{k} {v:.1f}" for k, v in peaks.items()) + " GFLOP/s")
+    log("measuring this machine's float32 peak (matmul at several sizes, 3x3 convolution) ...")
+    start_peaks = hardware.matmul_gflops()
+    peak, _ = hardware.peak(("start", start_peaks))
+    log(f"  best {peak:.1f} GFLOP/s")
     data_for = _data_per_model(config.models, data_config)
     data = data_for(config.models[0])[1]
     log(f"data: {data.note}")
@@ -219,14 +229,20 @@ def run(config, data_config, measure_config=None, log=print):
     log("reference architectures:")
     reference, ref_latency = _reference(config, measure_config, peak, log)
     log("latency sweep:")
-    result = {"machine": {**hardware.machine(), "matmul_peak_gflops": peak, "matmul_gflops": peaks},
+    sweep_rows = sweep(config.sweep, config.reference_size, config.sweep_repeats, peak, log)
+    end_peaks = hardware.matmul_gflops()  # again at the end: the MFU denominator is the best of both
+    final, source = hardware.peak(("start", start_peaks), ("end", end_peaks))
+    _rescale_mfu(trained + reference, latency + ref_latency, sweep_rows, peak / final)
+    log(f"peak used for MFU: {final:.1f} GFLOP/s, {source}")
+    result = {"machine": {**hardware.machine(), "matmul_peak_gflops": final, "peak_source": source,
+                          "matmul_gflops": {"start": start_peaks, "end": end_peaks}},
               "data": {"name": data_config.path or data_config.source, "source": data_config.source,
                        "image_size": data_config.image_size,  # None: each model at its own resolution
                        "train_images": data.sizes.get("train"),
                        "skipped_inputs": len(data.report.skipped), "note": data.note},
               "target_accuracy": measure_config.target_accuracy, "models": trained + reference,
               "latency": latency + ref_latency, "curves": curves, "exports": exports,
-              "sweep": sweep(config.sweep, config.reference_size, config.sweep_repeats, peak, log),
+              "sweep": sweep_rows,
               "config": {"compare": dataclasses.asdict(config), "data": dataclasses.asdict(data_config),
                          "measure": dataclasses.asdict(measure_config)}}
     result["claims"] = claims.check(result)

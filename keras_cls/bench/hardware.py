@@ -1,4 +1,4 @@
-"""The machine's side of a comparison: its float32 matmul peak (the MFU denominator) and peak memory of a phase."""
+"""The machine's side of a comparison: its float32 peak (the MFU denominator) and peak memory of a phase."""
 import os
 import platform
 import time
@@ -14,24 +14,40 @@ def _best_gflops(fn, flop, seconds):
     return flop / best / 1e9
 
 
-def matmul_gflops(n=2048, seconds=2.0):
-    """Best float32 GFLOP/s of n x n matmuls on all threads, by TensorFlow's kernels (4 chained in one graph call)
-    and by numpy's BLAS; the larger is the machine's peak, the MFU denominator, measured in the same run as the
-    models it divides (TFLite's XNNPACK can beat TensorFlow's own matmul, so TensorFlow alone would understate it)."""
+def matmul_gflops(sizes=(1024, 2048), seconds=1.0):
+    """Best float32 GFLOP/s, by kernel, on all threads: TensorFlow's matmul (4 chained in one graph call) and
+    numpy's BLAS at several sizes, and TensorFlow's 3x3 convolution (what ResNet's layers run). The largest is the
+    machine's peak, the MFU denominator, measured in the same run as the models it divides, so float32 work there
+    cannot beat it (TFLite's XNNPACK and oneDNN's convolutions can beat a single matmul size)."""
     import tensorflow as tf
 
-    a = tf.random.uniform((n, n), dtype=tf.float32)
-    b = tf.random.uniform((n, n), dtype=tf.float32) / n
+    found = {}
+    for n in sizes:
+        a = tf.random.uniform((n, n), dtype=tf.float32)
+        b = tf.random.uniform((n, n), dtype=tf.float32) / n
 
-    @tf.function
-    def chain(x):
-        for _ in range(4):
-            x = tf.matmul(x, b)
-        return x
+        @tf.function
+        def chain(x, b=b):
+            for _ in range(4):
+                x = tf.matmul(x, b)
+            return x
 
-    x, y = a.numpy(), b.numpy()
-    return {"tensorflow": _best_gflops(lambda: chain(a).numpy(), 4 * 2 * n**3, seconds),
-            "numpy": _best_gflops(lambda: x @ y, 2 * n**3, seconds)}
+        x, y = a.numpy(), b.numpy()
+        found[f"tensorflow matmul {n}"] = _best_gflops(lambda: chain(a).numpy(), 4 * 2 * n**3, seconds)
+        found[f"numpy matmul {n}"] = _best_gflops(lambda: x @ y, 2 * n**3, seconds)
+    images = tf.random.uniform((8, 56, 56, 256))
+    kernel = tf.random.uniform((3, 3, 256, 256)) / 2304
+    conv = tf.function(lambda: tf.nn.conv2d(images, kernel, 1, "SAME"))
+    found["tensorflow conv3x3 56x56x256"] = _best_gflops(lambda: conv().numpy(), 2 * 8 * 56 * 56 * 9 * 256 * 256,
+                                                          seconds)
+    return found
+
+
+def peak(*measurements):
+    """(GFLOP/s, which kernel and when) of the best of one or more matmul_gflops() results (at a run's start
+    and end: the machine may be busier at one of them)."""
+    best = max(((v, f"{kernel} ({when})") for when, found in measurements for kernel, v in found.items()))
+    return best
 
 
 def _status_kb(field):

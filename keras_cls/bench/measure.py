@@ -118,9 +118,13 @@ def latency_rows(name, candidates, config, size, gmacs, peak_gflops):
         repeats = config.repeats if batch == 1 else config.batch_repeats
         timings = interleaved(candidates, images(batch, size, seed=batch), repeats=repeats, warmup=2)
         for runtime, t in timings.items():
+            # int8 work is not float32 work: its runtimes get the speed-up over float32 TFLite, not an MFU
+            int8 = runtime == "tflite_int8"
+            float32 = timings.get("tflite_float32")
             rows.append({"model": name, "runtime": runtime, "batch": batch, "p50_ms": t.median_ms,
                          "p90_ms": t.p90_ms, "img_s": t.images_per_s,
-                         "mfu": gmacs * 2 * t.images_per_s / peak_gflops})
+                         "mfu": None if int8 else gmacs * 2 * t.images_per_s / peak_gflops,
+                         "vs_tflite_float32": t.images_per_s / float32.images_per_s if int8 and float32 else None})
     return rows
 
 

@@ -116,7 +116,8 @@ def size_per_format(result, path):
 def mfu_per_runtime(result, path):
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.4))
-    rows = [r for r in result["latency"] if r["role"] == "reference"] or result["latency"]
+    rows = [r for r in result["latency"] if r["role"] == "reference" and r["mfu"] is not None] or \
+        [r for r in result["latency"] if r["mfu"] is not None]  # int8 runtimes have speed-ups, not MFU
     groups = list(dict.fromkeys(f"{r['model']} b{r['batch']}" for r in rows))
     runtimes = list(dict.fromkeys(r["runtime"] for r in rows))
     values = {(f"{r['model']} b{r['batch']}", r["runtime"]): 100 * r["mfu"] for r in rows}

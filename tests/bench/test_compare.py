@@ -54,7 +54,12 @@ def test_demo_path_on_a_tiny_budget(tmp_path):
     latency = {(r["role"], r["runtime"], r["batch"]) for r in result["latency"]}
     assert latency == {(role, rt, b) for role in ("trained", "reference") for b in (1, 2)
                        for rt in ("tf", "saved_model", "tflite_float32", "tflite_int8")}
-    assert all(r["mfu"] > 0 and r["p90_ms"] >= r["p50_ms"] > 0 for r in result["latency"])
+    assert all(r["p90_ms"] >= r["p50_ms"] > 0 for r in result["latency"])
+    # MFU for float32 work, set against a peak that float32 work in the same run does not beat; int8: speed-ups
+    assert all(0 < r["mfu"] <= 1 for r in result["latency"] if r["runtime"] != "tflite_int8")
+    assert all(r["mfu"] is None and r["vs_tflite_float32"] > 0 for r in result["latency"]
+               if r["runtime"] == "tflite_int8")
+    assert result["machine"]["peak_source"].endswith(("(start)", "(end)"))
     trained = result["models"][0]
     assert 0 <= trained["top1"] <= 1 and 0 <= trained["top1_tflite_int8"] <= 1 and trained["train_img_s"] > 0
     assert len(result["claims"]) == 8 and len(result["curves"]["resnet-18"]) == 1

@@ -33,10 +33,13 @@ def test_peak_memory_sees_an_allocation():
     assert quiet.mb < 100
 
 
-def test_matmul_peak_is_measured():
-    peaks = hardware.matmul_gflops(n=256, seconds=0.3)
-    assert set(peaks) == {"tensorflow", "numpy"}
+def test_peak_is_the_best_kernel_at_several_sizes_at_start_and_end():
+    peaks = hardware.matmul_gflops(sizes=(128, 256), seconds=0.2)
+    assert set(peaks) == {"tensorflow matmul 128", "numpy matmul 128", "tensorflow matmul 256", "numpy matmul 256",
+                          "tensorflow conv3x3 56x56x256"}
     assert all(0.5 < p < 1e5 for p in peaks.values())  # GFLOP/s: a core does a few; no machine here 100 TFLOP/s
+    best, source = hardware.peak(("start", {"numpy matmul 256": 90.0}), ("end", {"tensorflow conv3x3": 120.0}))
+    assert (best, source) == (120.0, "tensorflow conv3x3 (end)")
 
 
 def test_curve_and_time_to_target(tmp_path):
