@@ -42,7 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_serving.py --json reports/bench/serving.json
 	$(BIN)/python scripts/bench_compress.py --json reports/bench/compress.json
 	$(BIN)/python scripts/demo.py --report_dir reports/bench/compare --batches 1,16 --train_batch 16 \
-		--train_steps 3 --repeats 10 --batch_repeats 4 --sweep $(SWEEP)
+		--train_steps 3 --repeats 10 --batch_repeats 4 --sweep $(SWEEP) \
+		--formats keras,tflite_float32,tflite_float16,tflite_int8
 
 # Keras and the small dependencies the accelerator machine lacks (Python 3.12, no registry there), for
 # scripts/gpu_check.sh; .wheels/ is ignored by git and carried to that machine.

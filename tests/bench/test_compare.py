@@ -45,7 +45,7 @@ def test_demo_path_on_a_tiny_budget(tmp_path):
     assert (tmp_path / "saved_models" / "resnet-18" / "1" / "saved_model.pb").exists()
     assert (tmp_path / "saved_models" / "models.config").exists()
     run = tmp_path / "runs" / "resnet-18"
-    assert all((run / f"model_{m}.tflite").stat().st_size > 0 for m in ("float32", "float16", "int8"))
+    assert all((run / f"model_{m}.tflite").stat().st_size > 0 for m in ("float32", "int8"))  # the demo's formats
     assert (run / "model_int8.tflite").stat().st_size < 0.3 * (run / "model_float32.tflite").stat().st_size
     assert f"report: {report / 'report.md'}" in out.stdout and "| resnet-18 | trained | scratch (fast) | 32 |" in out.stdout
     assert "| efficientnetv2-xl | efficientnet | 512 |" in out.stdout  # the variant table
