@@ -47,7 +47,8 @@ def model_columns(result):
 LATENCY = [("model", lambda r: r["model"]), ("role", lambda r: r["role"]), ("runtime", lambda r: r["runtime"]),
            ("batch", _f("d", "batch")), ("p50 ms", _f(".2f", "p50_ms")), ("p90 ms", _f(".2f", "p90_ms")),
            ("img/s", _f(".1f", "img_s")), ("MFU", _pct("mfu")),
-           ("x float32 TFLite", lambda r: "" if r.get("vs_tflite_float32") is None else f"{r['vs_tflite_float32']:.2f}x")]
+           ("x float32 TFLite", lambda r: "" if r.get("vs_tflite_float32") is None else
+            f"{r['vs_tflite_float32']:.2f}x")]
 SWEEP = [("model", lambda r: r["model"]), ("px", _f("d", "size")), ("params (M)", lambda r: f"{r['params'] / 1e6:.1f}"),
          ("GMACs", _f(".2f", "gmacs")), ("batch-1 ms", _f(".1f", "p50_ms")), ("img/s", _f(".1f", "img_s")),
          ("MFU", _pct("mfu")), ("ImageNet top-1 (published)", _f(".1f", "top1_published"))]
@@ -98,7 +99,8 @@ def _intro(result):
             f"float32 peak {m['matmul_peak_gflops']:.1f} GFLOP/s: the best of TensorFlow's and numpy's matmul at "
             f"several sizes and TensorFlow's 3x3 convolution, measured at the start and the end of the run (used: "
             f"{m.get('peak_source', 'start')}). MFU = GMACs x 2 x img/s / peak (training counts x 3); int8 runtimes "
-            f"get their speed-up over float32 TFLite instead of an MFU. Data: {d['note']}. Target accuracy for time-to-target: "
+            f"get their speed-up over float32 TFLite instead of an MFU. Data: {d['note']}. Target accuracy for "
+            f"time-to-target: "
             f"{100 * result['target_accuracy']:.0f}% on validation. Peak memory is the resident memory a phase "
             "added to what the process held (0 when it fit in memory TensorFlow had already taken). Trained rows "
             "are trained here on this data; reference rows have random weights (speed and size do not depend on "

@@ -1,8 +1,8 @@
 """The main job on the embedded default data (scikit-learn's digits), end to end, with progress output:
-the variant table, scikit-learn's SVC as a baseline, then the comparison job (keras-cls compare): resnet-18 and efficientnet-b0
-trained from scratch with the fast recipe, evaluated, quantized to int8 TFLite, exported to saved_models/ for
-TF Serving, measured beside ResNet-50 and EfficientNet-B0 at 224 px, the article's claims checked, and the report
-(Markdown, HTML, CSV, JSON, plots) written to reports/demo/.
+the variant table, scikit-learn's SVC as a baseline, then the comparison job (keras-cls compare): resnet-18 and
+efficientnet-b0 trained from scratch with the fast recipe, evaluated, quantized to int8 TFLite, exported to
+saved_models/ for TF Serving, measured beside ResNet-50 and EfficientNet-B0 at 224 px, the article's claims checked,
+and the report (Markdown, HTML, CSV, JSON, plots) written to reports/demo/.
 
 Every flag of `keras-cls compare` works here too (e.g. --epochs 5 for a quick look).
 """

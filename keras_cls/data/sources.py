@@ -224,7 +224,7 @@ def _from_manifest(path, manifest, num_classes):
         shards = np.array([os.path.join(path, s["file"]) for s in entry["shards"]], dtype=object)
         splits[split] = Split("records", shards, size=entry["records"])
     return SourceData(splits["train"], splits.get("validation"), splits.get("test"), list(names),
-                      note=f"TFRecords prepared from {manifest.get('source')} ({MANIFEST}: counts trusted, not rescanned)")
+                      note=f"TFRecords prepared from {manifest.get('source')} ({MANIFEST}: counts trusted)")
 
 
 def tfrecord(path, num_classes=None):

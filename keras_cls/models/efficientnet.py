@@ -41,9 +41,12 @@ class Generation:
     weights_url: str
 
 
-V1 = Generation(0.99, True, "dwconv", True, False, True, "https://storage.googleapis.com/keras-applications/")
-V2 = Generation(0.9, False, "dwconv2", False, True, False,
-                "https://storage.googleapis.com/tensorflow/keras-applications/efficientnet_v2/")
+V1 = Generation(bn_momentum=0.99, explicit_pad=True, dwconv_name="dwconv", round_up_10pct=True,
+                stem_from_table=False, drop_over_rounded=True,
+                weights_url="https://storage.googleapis.com/keras-applications/")
+V2 = Generation(bn_momentum=0.9, explicit_pad=False, dwconv_name="dwconv2", round_up_10pct=False,
+                stem_from_table=True, drop_over_rounded=False,
+                weights_url="https://storage.googleapis.com/tensorflow/keras-applications/efficientnet_v2/")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,11 @@ class EfficientNetSpec:
     weights_md5: Tuple[str, str] = ("", "")  # (with top, without top)
     drop_connect: float = 0.2
     family: str = "efficientnet"
+
+    @property
+    def imagenet_weights(self):
+        """Whether weights="imagenet" exists for this variant (keras.applications publishes no V2-XL file)."""
+        return self.weights_file is not None
 
 
 def _table(*rows):

@@ -24,7 +24,7 @@ def model_info(name):
         "feature_channels": module.feature_channels(spec),
         "stages": module.scaled_stages(spec),
         "imagenet_top1_published": ref.get("imagenet_top1_published"),
-        "imagenet_weights": bool(getattr(spec, "weights_file", None)) or spec.family == "resnet",
+        "imagenet_weights": spec.imagenet_weights,
     }
 
 

@@ -11,9 +11,11 @@ import sys
 import numpy as np
 
 from keras_cls.models import efficientnet, resnet
+from keras_cls.models.family import check as check_family
 from keras_cls.models import layers as blocks
 
-FAMILIES = {"efficientnet": efficientnet, "resnet": resnet}
+FAMILIES = {name: check_family(name, module)
+            for name, module in (("efficientnet", efficientnet), ("resnet", resnet))}
 MIN_SIZE = 32
 POOLINGS = (None, "avg", "max")
 _REFERENCE = os.path.join(os.path.dirname(__file__), "reference.json")
@@ -127,7 +129,7 @@ def check_weights(spec, weights):
     if not isinstance(weights, (str, os.PathLike)):
         raise ValueError(f"weights must be a string or path, got {weights!r}; {allowed}")
     weights = os.fspath(weights)
-    if weights == "imagenet" and spec.family == "efficientnet" and not getattr(spec, "weights_file", None):
+    if weights == "imagenet" and not spec.imagenet_weights:
         raise ValueError(f"no ImageNet weights are published for {spec.name!r}; EfficientNet B0-B7 and "
                          "V2 B0-B3/S/M/L have them (keras.applications). Pass weights=None or a file path.")
     hub = weights in ("imagenet", "torchvision") or weights.startswith("timm:")

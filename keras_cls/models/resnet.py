@@ -29,6 +29,11 @@ class ResNetSpec:
     def expansion(self):
         return 4 if self.block == "bottleneck" else 1
 
+    @property
+    def imagenet_weights(self):
+        """weights="imagenet" is torchvision's checkpoint, published for every depth."""
+        return True
+
 
 SPECS = (
     ResNetSpec("resnet-18", "basic", (2, 2, 2, 2)),

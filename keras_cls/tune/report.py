@@ -50,7 +50,7 @@ def _trained_by(trial_dir):
 
 
 def best_config(tuner):
-    """{"train": ..., "data": ...} of the best trial, with run_dir runs/best: `keras-cls train --config` takes it as is."""
+    """{"train": ..., "data": ...} of the best trial, run_dir runs/best: `keras-cls train --config` takes it as is."""
     hp = tuner.get_best_hyperparameters(1)[0]
     hypermodel = tuner.hypermodel
     train, data = configs(_values(hypermodel, hp), hypermodel.train_config, hypermodel.data_config, "runs/best",

@@ -83,3 +83,16 @@ def test_readme_table_is_generated():
 
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert variant_table() in readme, "README's variant table is stale: run `python scripts/readme_table.py`"
+
+
+def test_a_family_lacking_a_part_is_named_when_registered():
+    import types
+
+    from keras_cls.models import efficientnet, resnet
+    from keras_cls.models.family import Family, check
+
+    assert isinstance(efficientnet, Family) and isinstance(resnet, Family)
+    partial = types.ModuleType("mobilenet")
+    partial.SPECS, partial.build = (), lambda *a, **k: None
+    with pytest.raises(TypeError, match="'mobilenet' .* lacks BLOCK_NAME, scaled_stages, feature_channels"):
+        check("mobilenet", partial)
