@@ -30,10 +30,10 @@ def main(argv):
     if FLAGS.config is None and os.path.isfile(run_config):
         FLAGS.config = run_config
     try:
+        config = configflags.build(CompressConfig, "compress")  # the flags first: a bad one is named at once
+        data_config = configflags.build(pipeline.DataConfig, "data")
         model, class_names, _, _ = load_trained(FLAGS.model_path)
-        data_config = configflags.build(pipeline.DataConfig, "data").for_model(model.input_shape[1])
-        data = pipeline.load(data_config, one_hot=True)
-        config = configflags.build(CompressConfig, "compress")
+        data = pipeline.load(data_config.for_model(model.input_shape[1]), one_hot=True)
     except (ValueError, OSError) as e:
         fail("compress", e)
     out_dir = FLAGS.out_dir or os.path.join(os.path.dirname(FLAGS.model_path), "compressed")

@@ -25,9 +25,9 @@ def main(argv):
 
     FLAGS = flags.FLAGS
     try:
+        data_config = configflags.build(pipeline.DataConfig, "data")  # the flags first: a bad one is named at once
         model = keras.models.load_model(FLAGS.model_path, compile=False)  # inference only
-        # no --image_size: the model's own input size
-        data = pipeline.load(configflags.build(pipeline.DataConfig, "data").for_model(model.input_shape[1]))
+        data = pipeline.load(data_config.for_model(model.input_shape[1]))  # no --image_size: the model's own
         split = getattr(data, FLAGS.split, None)
         if split is None:
             raise ValueError(f"the data set has no {FLAGS.split!r} split")
