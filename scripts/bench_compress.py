@@ -8,7 +8,6 @@ gzip <= 0.6x dense gzip, sparsity within 1 pt of the target. Digits models run a
 a millisecond; the latency section times random-weight models at 224 px, where the arithmetic dominates.
 """
 import dataclasses
-import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -106,8 +105,9 @@ def main(argv):
     print("TFLite float32 vs int8 (PTQ) at full resolution, random weights, batch 1, 2 threads\n")
     rows += latency_rows()
     if FLAGS.json:
-        with open(FLAGS.json, "w") as f:
-            json.dump(rows, f, indent=1)
+        from keras_cls.bench import write_rows
+
+        write_rows(FLAGS.json, "compress", rows)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,4 @@
 """Digits from scratch: resnet-18 and efficientnet-b0 (fast recipe) vs scikit-learn's SVC, same split, same run."""
-import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -21,8 +20,9 @@ def main(argv):
     print(f"\ndigits, fixed split ({digits.DIGITS_DATA.image_size} px for the CNNs), {FLAGS.epochs} epochs\n")
     print(digits.table(rows))
     if FLAGS.json:
-        with open(FLAGS.json, "w") as f:
-            json.dump(rows, f, indent=1)
+        from keras_cls.bench import write_rows
+
+        write_rows(FLAGS.json, "digits", rows)
 
 
 if __name__ == "__main__":

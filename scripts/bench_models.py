@@ -3,7 +3,6 @@
 ResNet-50 is compared with keras.applications.ResNet50, which is v1 (stride in the 1x1 conv, 3.86 vs 4.09
 GMACs): that row is not the same architecture and is flagged as such.
 """
-import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -51,8 +50,9 @@ def main(argv):
             print(f"| {name} | keras.applications.{ref_name} | {'yes' if same else 'no (v1)'} | {batch} "
                   f"| {t['ours'].images_per_s:.1f} | {t['reference'].images_per_s:.1f} | {ratio:.2f} |", flush=True)
     if FLAGS.json:
-        with open(FLAGS.json, "w") as f:
-            json.dump(rows, f, indent=1)
+        from keras_cls.bench import write_rows
+
+        write_rows(FLAGS.json, "models", rows)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,5 @@
 """Images/s of the input pipeline alone (a folder of JPEGs, 224 px, training transforms) vs the images/s the
 efficientnet-b0 training step consumes, measured in the same run; the ratio should be >= 4."""
-import json
 import os
 import tempfile
 
@@ -35,8 +34,9 @@ def main(argv):
     print(f"| {FLAGS.model} training step, batch {FLAGS.batch} | {step:.2f} img/s |")
     print(f"| ratio (goal >= 4) | {pipe / step:.1f}x |")
     if FLAGS.json:
-        with open(FLAGS.json, "w") as f:
-            json.dump([row], f, indent=1)
+        from keras_cls.bench import write_rows
+
+        write_rows(FLAGS.json, "pipeline", [row])
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 of the same bytes measured in the same run; then the time from load() to the first batch of the prepared shards
 (the manifest: no pre-scan) against the same shards without a manifest (one scan pass), at a small and the full
 size, to show that with a manifest it does not grow with the data set."""
-import json
 import os
 import tempfile
 
@@ -74,8 +73,9 @@ def main(argv):
             rows.append({"name": f"first_batch_{count}", "records": count, "manifest_s": round(with_manifest, 3),
                          "scan_s": round(without, 3)})
     if FLAGS.json:
-        with open(FLAGS.json, "w") as f:
-            json.dump(rows, f, indent=1)
+        from keras_cls.bench import write_rows
+
+        write_rows(FLAGS.json, "prepare", rows)
 
 
 if __name__ == "__main__":

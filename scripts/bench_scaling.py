@@ -80,8 +80,9 @@ def main(argv):
                   f"{published[gpus]:,} |" if gpus in published else
                   f"| {model} | {gpus} | {img_s:,.0f} | {100 * eff:.0f}% | not published |")
     if FLAGS.json:
-        with open(FLAGS.json, "w") as f:
-            json.dump(rows, f, indent=1)
+        from keras_cls.bench import write_rows
+
+        write_rows(FLAGS.json, "scaling", rows)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ to a temporary SavedModel and TFLite file, and all runtimes are timed interleave
 The SavedModel and TFLite rows include the exported contract (resize to the model's size and top-k).
 Example: python scripts/bench_serving.py --models=efficientnet-b0 --batches=1
 """
-import json
 import os
 import tempfile
 
@@ -71,8 +70,9 @@ def main(argv):
                     print(f"| {name} | {size} | {batch} | {runtime} | {t.median_ms:.1f} | {t.p90_ms:.1f} "
                           f"| {t.images_per_s:.1f} | {t.images_per_s / reference:.2f} |", flush=True)
     if FLAGS.json:
-        with open(FLAGS.json, "w") as f:
-            json.dump(rows, f, indent=1)
+        from keras_cls.bench import write_rows
+
+        write_rows(FLAGS.json, "serving", rows)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ keras.applications + model.fit of the same architecture, all in the same run (ra
 
 Example: python scripts/bench_train.py --models efficientnet-b0,resnet-50 --batches 32 --precision mixed_float16 --xla
 """
-import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -43,8 +42,9 @@ def main(argv):
                   f" ({r['plain']}) | {r['trainer_vs_plain']:.2f}x | {100 * r['pipeline_share']:.0f}% | "
                   f"{100 * r['mfu_trainer']:.1f}% | {100 * r['mfu_plain']:.1f}% |", flush=True)
     if FLAGS.json:
-        with open(FLAGS.json, "w") as f:
-            json.dump(rows, f, indent=1)
+        from keras_cls.bench import write_rows
+
+        write_rows(FLAGS.json, "train", rows)
 
 
 if __name__ == "__main__":
