@@ -6,7 +6,7 @@ Training transforms: random-resized-crop + optional flip with per-element statel
 keras.layers applied to whole batches.
 """
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -83,6 +83,9 @@ class Data:
     note: str = ""
     contract: Optional[Preprocessing] = None     # the evaluation transform: what every export must apply
     raw: Dict[str, tf.data.Dataset] = field(default_factory=dict)  # validation/test as decoded (image, label)
+    # (shards, index, batch) -> the training dataset of one of `shards` disjoint parts, at that batch size: what each
+    # worker of a multi-worker run reads (a part taken before shuffling, so parts never overlap)
+    train_shard: Optional[Callable[[int, int, int], tf.data.Dataset]] = None
 
     @property
     def num_classes(self):
@@ -226,30 +229,34 @@ def batch_augment(config):
 
 # ---- assembly -------------------------------------------------------------------------------------------------
 
-def _decoded(split, config, training, cache=True):
-    """Dataset of (uint8 RGB image, label), shuffled when training."""
+def _decoded(split, config, training, cache=True, shard=None):
+    """Dataset of (uint8 RGB image, label), shuffled when training; `shard` = (count, index): only that part."""
     cache = config.cache if cache else None
     shuffle_early = training and not cache
+    part = (lambda ds: ds.shard(*shard)) if shard else (lambda ds: ds)
     if split.kind == "files":
-        ds = tf.data.Dataset.from_tensor_slices((split.items.astype(str), split.labels))
+        ds = part(tf.data.Dataset.from_tensor_slices((split.items.astype(str), split.labels)))
         if shuffle_early:
             ds = ds.shuffle(len(split), seed=config.seed, reshuffle_each_iteration=True)
         # Unscanned files (verify="none") get the pixel limit here; scanned ones passed it already.
         guard = (lambda d: decode.check_pixels(d, config.max_pixels)) if config.verify == "none" else tf.identity
         ds = ds.map(lambda p, y: (decode.decode_rgb(guard(tf.io.read_file(p))), y), num_parallel_calls=AUTOTUNE)
     elif split.kind == "records":
+        by_file = shard is not None and len(split.items) >= shard[0]  # whole shards per part when there are enough
         files = tf.data.Dataset.from_tensor_slices(list(split.items))
+        files = part(files) if by_file else files
         if shuffle_early:
             files = files.shuffle(len(split.items), seed=config.seed, reshuffle_each_iteration=True)
-        ds = files.interleave(tf.data.TFRecordDataset, num_parallel_calls=AUTOTUNE).map(
-            lambda r: _parse(r, config.label_offset), num_parallel_calls=AUTOTUNE)
+        ds = files.interleave(tf.data.TFRecordDataset, num_parallel_calls=AUTOTUNE, deterministic=shard is not None)
+        ds = ds if by_file else part(ds)  # records in the same order on every part before one is taken
+        ds = ds.map(lambda r: _parse(r, config.label_offset), num_parallel_calls=AUTOTUNE)
         ds = ds.filter(lambda d, y: tf.reduce_all([decode.problem(d, config.max_pixels) != c
                                                    for c in (decode.EMPTY, decode.NOT_IMAGE, decode.TOO_LARGE)]))
         ds = ds.map(lambda d, y: (decode.decode_rgb(d), y), num_parallel_calls=AUTOTUNE)
     elif split.kind == "pixels":
-        ds = tf.data.Dataset.from_tensor_slices((split.items, split.labels))
+        ds = part(tf.data.Dataset.from_tensor_slices((split.items, split.labels)))
     else:
-        ds = split.items.map(lambda x, y: (_rgb(x), tf.cast(y, tf.int64)), num_parallel_calls=AUTOTUNE)
+        ds = part(split.items).map(lambda x, y: (_rgb(x), tf.cast(y, tf.int64)), num_parallel_calls=AUTOTUNE)
     ds = ds.ignore_errors(log_warning=True)  # the scan found the bad inputs; this is the last safety net
     if cache:
         ds = ds.cache("" if cache == "memory" else cache)
@@ -263,8 +270,8 @@ def _rgb(image):
     return tf.image.grayscale_to_rgb(image) if image.shape[-1] == 1 else image
 
 
-def make_dataset(split, config, training, flip, num_classes, one_hot):
-    ds = _decoded(split, config, training)
+def make_dataset(split, config, training, flip, num_classes, one_hot, shard=None):
+    ds = _decoded(split, config, training, shard=shard)
     size = config.image_size
     if training:
         seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(2)
@@ -323,8 +330,10 @@ def load(config, arrays=None, one_hot=False):
     # Evaluation splits before the contract, one image at a time: for runtimes that apply the contract themselves
     # (a TFLite file or a SavedModel measured on the same images as the Keras model).
     raw = {name: _decoded(split, config, False, cache=False) for name, split in splits.items() if name != "train"}
+    train_shard = lambda count, index, batch: make_dataset(  # noqa: E731
+        splits["train"], replace(config, batch_size=batch), True, flip, num_classes, one_hot, shard=(count, index))
     return Data(datasets["train"], datasets.get("validation"), datasets.get("test"), names, sizes, report,
-                source.note, Preprocessing.of_data(config), raw)
+                source.note, Preprocessing.of_data(config), raw, train_shard)
 
 
 def steps_per_epoch(data, batch_size):

@@ -51,10 +51,15 @@ def _train_step(strategy, model, optimizer, loss_fn, global_batch, k):
     return run
 
 
-def batches(strategy, data):
-    """The training batches each worker steps through: every worker reads a disjoint share of every epoch
-    (tf.data's DATA auto-sharding on the same seeded order; tests/train/test_processes.py records the ids)."""
-    return iter(strategy.experimental_distribute_dataset(data.train.repeat()))
+def batches(strategy, data, global_batch):
+    """The training batches each worker steps through: each reads its own part of the training split, taken
+    before shuffling (tf.data's DATA auto-sharding of the shuffled stream overlapped: parallel maps order elements
+    differently on each worker), so the parts are disjoint and together whole every epoch
+    (tests/train/test_processes.py records the ids each worker is handed)."""
+    def per_worker(context):
+        return data.train_shard(context.num_input_pipelines, context.input_pipeline_id,
+                                context.get_per_replica_batch_size(global_batch)).repeat()
+    return iter(strategy.distribute_datasets_from_function(per_worker))
 
 
 def _validate(model, dataset, loss_fn, k):
@@ -115,7 +120,7 @@ def run(trainer, strategy, data):
         checkpoint.restore(os.path.join(backup, f"ckpt-{first}"))
     loss_fn = keras.losses.CategoricalCrossentropy(label_smoothing=trainer.recipe.label_smoothing, reduction=None)
     batch, k = trainer.data_config.batch_size, min(5, data.num_classes)
-    step, iterator = _train_step(strategy, model, optimizer, loss_fn, batch, k), batches(strategy, data)
+    step, iterator = _train_step(strategy, model, optimizer, loss_fn, batch, k), batches(strategy, data, batch)
     for e in range(first, trainer.config.epochs):
         logs = _epoch(step, iterator, steps, batch, e)
         if data.validation is not None:

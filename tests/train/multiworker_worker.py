@@ -24,7 +24,7 @@ def record_ids(strategy):
     data = load(DataConfig(source="arrays", image_size=32, batch_size=BATCH, validation_fraction=0,
                            test_fraction=0, crop_scale=(0.6, 1.0), eval_crop=1.0),
                 arrays=(images, np.arange(IDS)), one_hot=True)
-    iterator, seen = multiworker.batches(strategy, data), []
+    iterator, seen = multiworker.batches(strategy, data, BATCH), []
     for _ in range(IDS // BATCH):
         _, labels = next(iterator)
         for local in strategy.experimental_local_results(labels):
