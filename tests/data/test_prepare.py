@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from keras_cls.data import DataConfig, decode, load, prepare, sources
 from tests.data.images import bad_images, good_images, write_folder
+from tests.data.test_sources import _example
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = len(good_images())  # per class
@@ -112,12 +113,6 @@ def test_sigkill_while_shards_are_written_then_the_same_command_finishes(tmp_pat
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads(again.stdout.strip().splitlines()[-1]) == {"train": 2 * GOOD, "skipped": 0}
     assert prepare.verify_shards(str(out)) == [] and not list(out.glob(".tmp-*"))
-
-
-def _example(data, label):
-    feature = {"image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(value=[data])),
-               "image/class/label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))}
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
 def test_records_without_a_manifest_honour_verify(tmp_path):
