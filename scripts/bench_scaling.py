@@ -3,7 +3,6 @@ batch (step time, images/s, the all-reduce share of the step), then a projection
 DeepLearningExamples' published A100 figures (method and assumptions: keras_cls/bench/scaling.py)."""
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,18 +20,10 @@ flags.DEFINE_string("json", None, "write the rows as JSON here")
 FLAGS = flags.FLAGS
 
 
-def _ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def run_workers(n, out):
-    cluster = [f"127.0.0.1:{p}" for p in _ports(n)]
+    from keras_cls.bench.scaling import free_ports
+
+    cluster = [f"127.0.0.1:{p}" for p in free_ports(n)]
     procs = []
     for i in range(n):
         env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": {"worker": cluster},

@@ -11,11 +11,23 @@ node of 8, InfiniBand between nodes), plus a fixed multi-GPU overhead calibrated
 """
 import json
 import os
+import socket
 import sys
 import time
 
 # NVIDIA DeepLearningExamples, TensorFlow 2, AMP, A100 80GB, training images/s (published figures).
 PUBLISHED = {"efficientnet-b0": {1: 3454, 8: 20647}, "resnet-50": {1: 2375, 8: 17400}}
+
+
+def free_ports(n):
+    """n TCP ports on 127.0.0.1 that were free a moment ago (for local workers' cluster specs)."""
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
 
 
 def _ring_seconds(gpus, params, bytes_per_grad, nvlink_gbs, network_gbs):

@@ -30,31 +30,15 @@ class Setting:
     recipe: str = "fast"
 
 
-class _StepTimer:
-    """images/s of the last epoch's steps, by the first and last step ends (tracing and warm-up excluded)."""
-
-    def __init__(self, keras):
-        outer = self
-
-        class Callback(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                outer.times = []
-
-            def on_train_batch_end(self, batch, logs=None):
-                outer.times.append(time.perf_counter())
-
-        self.callback, self.times = Callback(), []
-
-    def images_per_s(self, batch):
-        return (len(self.times) - 1) * batch / max(self.times[-1] - self.times[0], 1e-9)
-
-
 def _speed(model, dataset, setting):
+    """images/s of the second epoch's steps, from the first to the last step's end (tracing and warm-up excluded)."""
     import keras
 
-    timer = _StepTimer(keras)
-    model.fit(dataset, steps_per_epoch=setting.steps + 1, epochs=2, verbose=0, callbacks=[timer.callback])
-    return timer.images_per_s(setting.batch)
+    ends = []
+    timer = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: ends.clear(),
+                                           on_train_batch_end=lambda batch, logs: ends.append(time.perf_counter()))
+    model.fit(dataset, steps_per_epoch=setting.steps + 1, epochs=2, verbose=0, callbacks=[timer])
+    return (len(ends) - 1) * setting.batch / max(ends[-1] - ends[0], 1e-9)
 
 
 def _synthetic(size, batch, classes):

@@ -174,7 +174,7 @@ def _start(config, class_names, shards):
 def prepare(config, log=print):
     """Write the shards and the manifest; returns the manifest. A finished folder (manifest present) is left as
     it is; a killed run continues where it stopped."""
-    done_manifest = sources.read_manifest(config.out_dir) if os.path.isdir(config.out_dir) else None
+    done_manifest = sources.read_manifest(config.out_dir)
     if done_manifest is not None:
         log(f"{config.out_dir}: already prepared ({sources.MANIFEST} present); nothing to do")
         return done_manifest

@@ -5,6 +5,7 @@ or a tf.data.Dataset of decoded (image, label) pairs (TFDS). Splits a source doe
 training split deterministically (every k-th item, so per-class order keeps them stratified).
 """
 import glob
+import json
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -199,16 +200,29 @@ MANIFEST_FORMAT = "keras_cls.tfrecord/1"
 
 def read_manifest(path):
     """The manifest `keras-cls prepare` writes last into a TFRecord folder, or None (no folder, no manifest)."""
-    import json
-
-    file = os.path.join(path, MANIFEST) if os.path.isdir(path) else None
-    if file is None or not os.path.isfile(file):
+    file = os.path.join(path, MANIFEST)
+    if not os.path.isfile(file):
         return None
-    with open(file) as f:
-        manifest = json.load(f)
+    try:
+        with open(file) as f:
+            return _checked(json.load(f))
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"{file} is not a keras_cls TFRecord manifest ({type(e).__name__}: {e}); rerun keras-cls "
+                         "prepare into a new folder") from None
+
+
+def _checked(manifest):
+    """The manifest, after checking the fields the tfrecord source reads (KeyError / TypeError / ValueError)."""
     if manifest.get("format") != MANIFEST_FORMAT:
-        raise ValueError(f"{file}: not a keras_cls TFRecord manifest (format {manifest.get('format')!r}, expected "
-                         f"{MANIFEST_FORMAT!r})")
+        raise ValueError(f"format {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r}")
+    if "train" not in manifest["splits"] or not isinstance(manifest["class_names"], list):
+        raise ValueError("it needs class_names and a train split")
+    for entry in manifest["splits"].values():
+        int(entry["records"])
+        for shard in entry["shards"]:
+            int(shard["records"])
+            if not isinstance(shard["file"], str) or os.path.basename(shard["file"]) != shard["file"]:
+                raise ValueError(f"shard {shard['file']!r}: shards are plain file names in the manifest's folder")
     return manifest
 
 

@@ -62,19 +62,23 @@ def batches(strategy, data, global_batch):
     return iter(strategy.distribute_datasets_from_function(per_worker))
 
 
-def _validate(model, dataset, loss_fn, k):
-    """val_loss / val_accuracy / val_top<k> of the whole validation split, as fit reports them. Every worker
-    holds the same weights, so each validates the split itself and all get the same figures."""
+def _validation_step(model, loss_fn, k):
     import tensorflow as tf
 
     @tf.function
     def sums(images, labels):
         probs = model(images, training=False)
-        return (tf.reduce_sum(loss_fn(labels, probs)), *_counts(labels, probs, k), tf.cast(tf.shape(labels)[0],
-                                                                                          tf.float32))
+        count = tf.cast(tf.shape(labels)[0], tf.float32)
+        return (tf.reduce_sum(loss_fn(labels, probs)), *_counts(labels, probs, k), count)
+    return sums
+
+
+def _validate(step, dataset):
+    """val_loss / val_accuracy / val_top<k> of the whole validation split, as fit reports them. Every worker
+    holds the same weights, so each validates the split itself and all get the same figures."""
     totals = [0.0] * 4
     for images, labels in dataset:
-        totals = [t + float(v) for t, v in zip(totals, sums(images, labels))]
+        totals = [t + float(v) for t, v in zip(totals, step(images, labels))]
     loss, correct, top_k, n = totals
     return {"val_loss": loss / n, "val_accuracy": correct / n, "val_top5": top_k / n} if n else {}
 
@@ -121,10 +125,11 @@ def run(trainer, strategy, data):
     loss_fn = keras.losses.CategoricalCrossentropy(label_smoothing=trainer.recipe.label_smoothing, reduction=None)
     batch, k = trainer.data_config.batch_size, min(5, data.num_classes)
     step, iterator = _train_step(strategy, model, optimizer, loss_fn, batch, k), batches(strategy, data, batch)
+    validation_step = _validation_step(model, loss_fn, k)
     for e in range(first, trainer.config.epochs):
         logs = _epoch(step, iterator, steps, batch, e)
         if data.validation is not None:
-            logs.update(_validate(model, data.validation, loss_fn, k))
+            logs.update(_validate(validation_step, data.validation))
         manager.save(checkpoint_number=e + 1)
         better = progress.is_better(logs)
         if better:

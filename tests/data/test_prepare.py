@@ -61,6 +61,15 @@ def test_a_folder_becomes_shards_and_a_manifest_the_source_trusts(tmp_path, monk
         splits["validation"]["records"]
     (out / splits["train"]["shards"][0]["file"]).write_bytes(b"damaged")
     assert prepare.verify_shards(str(out)) == [splits["train"]["shards"][0]["file"]]
+    # A damaged or hostile manifest is an error naming the file, never a traceback or a read outside the folder.
+    good = (out / sources.MANIFEST).read_text()
+    outside = json.loads(good)
+    outside["splits"]["train"]["shards"][0]["file"] = "../imgs/cat/rgb.jpg"
+    for text, reason in (("{not json", "JSONDecodeError"), (json.dumps({"format": "keras_cls.tfrecord/1"}), "KeyError"),
+                         (json.dumps(outside), "plain file names")):
+        (out / sources.MANIFEST).write_text(text)
+        with pytest.raises(ValueError, match=f"manifest.json is not a keras_cls TFRecord manifest .*{reason}"):
+            load(DataConfig(source="tfrecord", path=str(out), image_size=32))
 
 
 def test_a_failed_run_continues_with_the_shards_not_yet_written(tmp_path, monkeypatch):

@@ -3,13 +3,14 @@ MultiWorkerMirroredStrategy with two local workers (kill and resume: test_crash_
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from keras_cls.bench.scaling import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ["--model=resnet-18", "--source=digits", "--image_size=32", "--batch_size=16", "--recipe=fast",
@@ -47,16 +48,6 @@ def test_mirrored_strategy_over_two_cpu_devices(tmp_path):
     assert losses[-1] < losses[0]
 
 
-def _free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 @pytest.mark.slow
 def test_multi_worker_two_processes_read_disjoint_data_and_end_with_the_same_weights(tmp_path):
     """Two workers on 127.0.0.1: in one epoch each is handed a disjoint half of the examples (union = all); they
@@ -64,7 +55,7 @@ def test_multi_worker_two_processes_read_disjoint_data_and_end_with_the_same_wei
     import keras
 
     run = tmp_path / "run"
-    workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
+    workers = [f"127.0.0.1:{p}" for p in free_ports(2)]
     procs = []
     for index in range(2):
         tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})

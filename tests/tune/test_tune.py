@@ -3,7 +3,6 @@ import csv
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ kt = pytest.importorskip("keras_tuner", reason="needs keras-tuner (the [tune] ex
 
 from keras_cls.data import DataConfig  # noqa: E402
 from keras_cls.train import TrainConfig  # noqa: E402
+from keras_cls.bench.scaling import free_ports  # noqa: E402
 from keras_cls.tune import KerasClsHyperModel, SearchSpace, make_tuner  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,15 +101,9 @@ def test_search_resumes_after_sigkill_keeps_finished_trials_and_reports(tmp_path
     assert train.returncode == 0, train.stderr[-3000:]  # the best config is a train.py config as it is
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_chief_and_workers_share_one_search(tmp_path):
-    project, port = tmp_path / "search", str(_free_port())
+    project, port = tmp_path / "search", str(free_ports(1)[0])
     common = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": port}
     slower = "--steps_per_epoch=8"  # trials long enough that a worker starting a little later still gets one
     chief = _tune(project, "--max_trials=3", slower, env=_env(KERASTUNER_TUNER_ID="chief", **common))
