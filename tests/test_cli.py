@@ -48,6 +48,12 @@ def test_jobs_run_from_the_installed_command_and_from_the_scripts():
         assert out.returncode == 1 and out.stderr.strip().splitlines()[-1].startswith("keras-cls train: error:")
         assert "unknown model name 'resnet-51'" in out.stderr and "Traceback" not in out.stderr, out.stderr[-2000:]
         assert "I0000" not in out.stderr and "oneDNN" not in out.stderr  # TensorFlow's start-up lines held back
+    # the flags are checked before TensorFlow starts: no job module imports it
+    for job in ("train", "evaluate", "export", "predict", "compare", "demo"):  # one process each (absl flags)
+        loaded = subprocess.run([sys.executable, "-c", f"import sys, keras_cls.commands.{job}; print('tensorflow' in "
+                                 "sys.modules, 'keras' in sys.modules)"], env=env, capture_output=True, text=True,
+                                timeout=120)
+        assert loaded.stdout.split() == ["False", "False"], (job, loaded.stdout + loaded.stderr[-2000:])
     out = subprocess.run([*entry, "predict", "--model=m", "--top_k=0", "x.jpg"], env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 1 and "keras-cls predict: error: --top_k must be >= 1" in out.stderr, out.stderr[-2000:]

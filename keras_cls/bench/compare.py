@@ -219,7 +219,7 @@ def run(config, data_config, measure_config=None, log=print):
 
     measure_config = measure_config or measure.MeasureConfig()
     log("measuring this machine's float32 peak (matmul at several sizes, 3x3 convolution) ...")
-    start_peaks = hardware.matmul_gflops()
+    start_peaks = hardware.matmul_gflops(seconds=measure_config.peak_seconds)
     peak, _ = hardware.peak(("start", start_peaks))
     log(f"  best {peak:.1f} GFLOP/s")
     data_for = _data_per_model(config.models, data_config)
@@ -230,7 +230,8 @@ def run(config, data_config, measure_config=None, log=print):
     reference, ref_latency = _reference(config, measure_config, peak, log)
     log("latency sweep:")
     sweep_rows = sweep(config.sweep, config.reference_size, config.sweep_repeats, peak, log)
-    end_peaks = hardware.matmul_gflops()  # again at the end: the MFU denominator is the best of both
+    # again at the end: the MFU denominator is the best of both
+    end_peaks = hardware.matmul_gflops(seconds=measure_config.peak_seconds)
     final, source = hardware.peak(("start", start_peaks), ("end", end_peaks))
     _rescale_mfu(trained + reference, latency + ref_latency, sweep_rows, peak / final)
     log(f"peak used for MFU: {final:.1f} GFLOP/s, {source}")

@@ -42,6 +42,7 @@ class MeasureConfig:
     threads: int = 2                  # TFLite interpreter threads
     calibration_images: int = 64      # int8 calibration (from the data when given, else random images)
     target_accuracy: float = 0.95     # validation accuracy for time-to-target
+    peak_seconds: float = 1.0         # seconds per kernel when measuring the machine's float32 peak (start and end)
 
     def __post_init__(self):
         for kind, given, allowed in (("runtime", self.runtimes, RUNTIMES), ("format", self.formats, FORMATS)):
@@ -52,6 +53,7 @@ class MeasureConfig:
                    self.calibration_images) >= 1, "repeats, train_batch, train_steps, threads and "
                                                   "calibration_images must be >= 1")
         _check(0 < self.target_accuracy <= 1, f"target_accuracy must be in (0, 1], got {self.target_accuracy}")
+        _check(self.peak_seconds > 0, f"peak_seconds must be > 0, got {self.peak_seconds}")
 
 
 def images(n, size, seed=0):

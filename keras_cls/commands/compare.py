@@ -13,14 +13,14 @@ from absl import logging
 from keras_cls import configflags
 from keras_cls.bench.compare import CompareConfig
 from keras_cls.bench.measure import MeasureConfig
-from keras_cls.commands import fail
-from keras_cls.data import pipeline
+from keras_cls.commands import fail, start_tensorflow
+from keras_cls.data.config import DataConfig
 
-configflags.define(CompareConfig, MeasureConfig, pipeline.DataConfig)
+configflags.define(CompareConfig, MeasureConfig, DataConfig)
 
 
 def configs():
-    return (configflags.build(CompareConfig, "compare"), configflags.build(pipeline.DataConfig, "data"),
+    return (configflags.build(CompareConfig, "compare"), configflags.build(DataConfig, "data"),
             configflags.build(MeasureConfig, "measure"))
 
 
@@ -35,10 +35,11 @@ def report(result, paths):
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines about saving drown the progress
-    from keras_cls.bench import compare
-
     try:
         config, data_config, measure_config = configs()
+        start_tensorflow()
+        from keras_cls.bench import compare
+
         result, paths = compare.run(config, data_config, measure_config, log=compare.progress())
     except (ValueError, OSError) as e:
         fail("compare", e)

@@ -9,11 +9,11 @@ import os
 from absl import flags, logging
 
 from keras_cls import configflags
-from keras_cls.commands import fail
+from keras_cls.commands import fail, start_tensorflow
 from keras_cls.compress.run import CompressConfig
-from keras_cls.data import pipeline
+from keras_cls.data.config import DataConfig
 
-configflags.define(pipeline.DataConfig, CompressConfig)
+configflags.define(DataConfig, CompressConfig)
 flags.DEFINE_string("model_path", None, "a trained .keras model (a run's model.keras)", required=True)
 flags.DEFINE_string("out_dir", None, "where the .tflite files and table.md/json go (default: <run>/compressed)")
 
@@ -21,22 +21,25 @@ flags.DEFINE_string("out_dir", None, "where the .tflite files and table.md/json 
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines about saving drown the progress
-    from keras_cls.compress import compress
-    from keras_cls.compress.run import table
-    from keras_cls.export.trained import load_trained
-
     FLAGS = flags.FLAGS
     run_config = os.path.join(os.path.dirname(FLAGS.model_path), "config.json")
     if FLAGS.config is None and os.path.isfile(run_config):
         FLAGS.config = run_config
     try:
         config = configflags.build(CompressConfig, "compress")  # the flags first: a bad one is named at once
-        data_config = configflags.build(pipeline.DataConfig, "data")
+        data_config = configflags.build(DataConfig, "data")
+        start_tensorflow()
+        from keras_cls.data import pipeline
+        from keras_cls.export.trained import load_trained
+
         model, class_names, _, _ = load_trained(FLAGS.model_path)
         data = pipeline.load(data_config.for_model(model.input_shape[1]), one_hot=True)
     except (ValueError, OSError) as e:
         fail("compress", e)
     out_dir = FLAGS.out_dir or os.path.join(os.path.dirname(FLAGS.model_path), "compressed")
+    from keras_cls.compress import compress
+    from keras_cls.compress.run import table
+
     print(f"compressing {model.name} with {', '.join(config.methods)} -> {out_dir}", flush=True)
     rows = compress(model, data, config, out_dir, class_names, log=lambda m: print(m, flush=True))
     print("\n" + table(rows))

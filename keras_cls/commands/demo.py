@@ -13,10 +13,10 @@ from absl import flags, logging
 from keras_cls import configflags
 from keras_cls.bench.compare import CompareConfig
 from keras_cls.bench.measure import MeasureConfig
-from keras_cls.commands import fail
-from keras_cls.data import pipeline
+from keras_cls.commands import fail, start_tensorflow
+from keras_cls.data.config import DataConfig
 
-configflags.define(CompareConfig, MeasureConfig, pipeline.DataConfig)
+configflags.define(CompareConfig, MeasureConfig, DataConfig)
 # The demo's budget (<= 12 minutes on a 2-core machine, setup included): 10 epochs (both families pass 95% validation
 # by epoch 6-10), no float16 files (their size is half the float32 file's; make bench measures them) and a sweep
 # without the largest variants (make bench sweeps B0-B7 and ResNet-18-152).
@@ -32,19 +32,22 @@ for _name, _value in DEMO.items():
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines about saving drown the progress
-    from keras_cls.bench import compare, digits
-    from keras_cls.bench.report import headline
     from keras_cls.models.info import variant_table
 
     start = time.perf_counter()
-    print("keras_cls variants (counted analytically from the builders; GMACs at the default resolution)\n")
-    print(variant_table(), "\n", flush=True)
-    svc = digits.svc_baseline()
-    print(f"baseline: {svc['model']} test top-1 {100 * svc['top1']:.2f}% ({svc['train_seconds']} s)\n", flush=True)
     try:
         config = configflags.build(CompareConfig, "compare")
-        data_config = configflags.build(pipeline.DataConfig, "data")
+        data_config = configflags.build(DataConfig, "data")
         measure_config = configflags.build(MeasureConfig, "measure")
+        print("keras_cls variants (counted analytically from the builders; GMACs at the default resolution)\n")
+        print(variant_table(), "\n", flush=True)
+        start_tensorflow()
+        from keras_cls.bench import compare, digits
+        from keras_cls.bench.report import headline
+
+        svc = digits.svc_baseline()
+        print(f"baseline: {svc['model']} test top-1 {100 * svc['top1']:.2f}% ({svc['train_seconds']} s)\n",
+              flush=True)
         result, paths = compare.run(config, data_config, measure_config, log=compare.progress())
     except (ValueError, OSError) as e:
         fail("demo", e)

@@ -8,10 +8,10 @@ import os
 from absl import flags
 
 from keras_cls import configflags
-from keras_cls.commands import fail
-from keras_cls.data import pipeline
+from keras_cls.commands import fail, start_tensorflow
+from keras_cls.data.config import DataConfig
 
-configflags.define(pipeline.DataConfig)
+configflags.define(DataConfig)
 flags.DEFINE_string("model_path", None, "a .keras model file", required=True)
 flags.DEFINE_string("split", "test", "test or validation")
 flags.DEFINE_string("out_dir", None, "where evaluation.json and confusion.png go (default: beside the model)")
@@ -19,13 +19,16 @@ flags.DEFINE_string("out_dir", None, "where evaluation.json and confusion.png go
 
 def main(argv):
     del argv
-    import keras
-
-    from keras_cls.evaluate import evaluate
-
     FLAGS = flags.FLAGS
     try:
-        data_config = configflags.build(pipeline.DataConfig, "data")  # the flags first: a bad one is named at once
+        data_config = configflags.build(DataConfig, "data")  # the flags first: a bad one is named at once
+        if not os.path.isfile(FLAGS.model_path):
+            raise ValueError(f"--model_path: no model file at {FLAGS.model_path}")
+        start_tensorflow()
+        import keras
+
+        from keras_cls.data import pipeline
+
         model = keras.models.load_model(FLAGS.model_path, compile=False)  # inference only
         data = pipeline.load(data_config.for_model(model.input_shape[1]))  # no --image_size: the model's own
         split = getattr(data, FLAGS.split, None)
@@ -33,6 +36,8 @@ def main(argv):
             raise ValueError(f"the data set has no {FLAGS.split!r} split")
     except (ValueError, OSError) as e:
         fail("evaluate", e)
+    from keras_cls.evaluate import evaluate
+
     result = evaluate(model, split, data.class_names, out_dir=FLAGS.out_dir or os.path.dirname(FLAGS.model_path))
     print(json.dumps({k: v for k, v in result.items() if k not in ("confusion", "class_names")}, indent=1))
 

@@ -9,7 +9,7 @@ import sys
 
 from absl import flags, logging
 
-from keras_cls.commands import fail
+from keras_cls.commands import fail, start_tensorflow
 flags.DEFINE_string("model", None, "SavedModel folder, .tflite file, http://host:port/<model> or grpc://...",
                     required=True)
 flags.DEFINE_integer("top_k", None, "print at most this many classes (default: all the model returns)")
@@ -40,15 +40,19 @@ def _read(paths):
 
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines about saving drown the answer
-    import tensorflow as tf
-
-    from keras_cls.export.client import ServingError, classify_each, open_classifier
-
     paths = argv[1:]
     try:
         if flags.FLAGS.top_k is not None and flags.FLAGS.top_k < 1:
             raise ValueError(f"--top_k must be >= 1 (or omitted for all the model returns), got {flags.FLAGS.top_k}")
         encoded = _read(paths)  # before the model loads: a wrong file name should not wait for it
+    except (ValueError, OSError) as e:
+        fail("predict", e)
+    start_tensorflow()
+    import tensorflow as tf
+
+    from keras_cls.export.client import ServingError, classify_each, open_classifier
+
+    try:
         outputs, bad = classify_each(open_classifier(flags.FLAGS.model, timeout=flags.FLAGS.timeout), encoded)
     except (ValueError, OSError, ServingError, tf.errors.OpError) as e:
         fail("predict", e)

@@ -9,7 +9,7 @@ import json
 from absl import logging
 
 from keras_cls import configflags
-from keras_cls.commands import fail
+from keras_cls.commands import fail, start_tensorflow
 from keras_cls.data.prepare import PrepareConfig
 
 configflags.define(PrepareConfig)
@@ -18,10 +18,12 @@ configflags.define(PrepareConfig)
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    from keras_cls.data.prepare import prepare
-
     try:
-        manifest = prepare(configflags.build(PrepareConfig, "prepare"), log=lambda m: print(m, flush=True))
+        config = configflags.build(PrepareConfig, "prepare")
+        start_tensorflow()
+        from keras_cls.data.prepare import prepare
+
+        manifest = prepare(config, log=lambda m: print(m, flush=True))
     except (ValueError, OSError) as e:
         fail("prepare", e)
     print(json.dumps({split: entry["records"] for split, entry in manifest["splits"].items()} |

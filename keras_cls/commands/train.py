@@ -8,11 +8,11 @@ import os
 from absl import flags
 
 from keras_cls import configflags
-from keras_cls.commands import fail
-from keras_cls.data import pipeline
+from keras_cls.commands import fail, start_tensorflow
+from keras_cls.data.config import DataConfig
 from keras_cls.train.config import TrainConfig
 
-configflags.define(TrainConfig, pipeline.DataConfig)
+configflags.define(TrainConfig, DataConfig)
 flags.DEFINE_boolean("onednn", None, "set TF_ENABLE_ONEDNN_OPTS (oneDNN kernels) before TensorFlow starts")
 
 
@@ -20,10 +20,15 @@ def main(argv):
     del argv
     if flags.FLAGS.onednn is not None:
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if flags.FLAGS.onednn else "0"
+    try:
+        configs = configflags.build(TrainConfig, "train"), configflags.build(DataConfig, "data")
+    except ValueError as e:
+        fail("train", e)
+    start_tensorflow()  # after TF_ENABLE_ONEDNN_OPTS is set: TensorFlow reads it when it starts
     from keras_cls.train import Trainer, TrainingDiverged
 
     try:
-        metrics = Trainer(configflags.build(TrainConfig, "train"), configflags.build(pipeline.DataConfig, "data")).run()
+        metrics = Trainer(*configs).run()
     except (ValueError, TrainingDiverged) as e:
         fail("train", e)
     print(json.dumps(metrics, indent=1))

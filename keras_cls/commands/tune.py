@@ -14,11 +14,11 @@ import time
 from absl import flags, logging
 
 from keras_cls import configflags
-from keras_cls.commands import fail
-from keras_cls.data import pipeline
+from keras_cls.commands import fail, start_tensorflow
+from keras_cls.data.config import DataConfig
 from keras_cls.train.config import TrainConfig
 
-configflags.define(TrainConfig, pipeline.DataConfig)
+configflags.define(TrainConfig, DataConfig)
 flags.DEFINE_string("project_dir", "runs/tune", "the search's folder (trials, oracle state, reports)")
 flags.DEFINE_string("tuner", "bayesian", "random, bayesian or hyperband")
 flags.DEFINE_integer("max_trials", 6, "trials in the search (Hyperband sets its own from --epochs)")
@@ -29,12 +29,14 @@ flags.DEFINE_boolean("baseline", False, "also train the default config (--model,
 
 
 def _setup():
+    start_tensorflow()  # keras_cls.tune imports keras_tuner, which imports keras
     from keras_cls.tune import KerasClsHyperModel, SearchSpace, make_tuner
 
     FLAGS = flags.FLAGS
     space = SearchSpace.from_file(FLAGS.space) if FLAGS.space else SearchSpace()
     train = configflags.build(TrainConfig, "train")
-    data = configflags.build(pipeline.DataConfig, "data")
+    data = configflags.build(DataConfig, "data")
+
     hypermodel = KerasClsHyperModel(space, train, data)
     return make_tuner(FLAGS.tuner, hypermodel, FLAGS.project_dir, FLAGS.objective, FLAGS.max_trials,
                       seed=train.seed, overwrite=FLAGS.overwrite), train, data

@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import tensorflow as tf
 
-MAX_PIXELS = 50_000_000  # ~50 megapixels: any camera photo; a decoded bomb of that size is 150 MB of uint8
+from keras_cls.data.config import MAX_PIXELS
+
 RESIZE = "shorter_side_center_crop"
 INTERPOLATION = "bilinear"
 ROUNDING = "uint8"

@@ -84,13 +84,17 @@ def tflite(model, path, class_names=None, top_k=5, preprocessing=None):
 
 
 def interpreter(path_or_bytes, num_threads=2):
-    """A LiteRT interpreter (ai_edge_litert, the successor of the deprecated tf.lite.Interpreter)."""
+    """A LiteRT interpreter (ai_edge_litert, the successor of the deprecated tf.lite.Interpreter), its tensors
+    allocated (its XNNPACK delegate's start-up line held back, like TensorFlow's)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError as e:
         raise ImportError("running TFLite files needs ai-edge-litert: pip install 'keras_cls[serving]'") from e
     source = {"model_content": path_or_bytes} if isinstance(path_or_bytes, bytes) else {"model_path": path_or_bytes}
-    return Interpreter(**source, num_threads=num_threads)
+    with native_logs_held():
+        loaded = Interpreter(**source, num_threads=num_threads)
+        loaded.allocate_tensors()
+    return loaded
 
 
 class TFLiteModel:

@@ -1,8 +1,15 @@
-"""Training: Trainer (strategy, precision, recipes, callbacks, resume) configured by TrainConfig."""
-from keras_cls.train import schedules  # noqa: F401  (registers WarmupDecay, so load_model finds it)
-from keras_cls.train.callbacks import TrainingDiverged
+"""Training: Trainer (strategy, precision, recipes, callbacks, resume) configured by TrainConfig.
+
+TrainConfig imports no TensorFlow (a command checks its flags first); the rest is imported when first used."""
 from keras_cls.train.config import TrainConfig
-from keras_cls.train.recipes import RECIPES, Recipe
-from keras_cls.train.trainer import Trainer
 
 __all__ = ["RECIPES", "Recipe", "TrainConfig", "Trainer", "TrainingDiverged"]
+_HOMES = {"RECIPES": "recipes", "Recipe": "recipes", "Trainer": "trainer", "TrainingDiverged": "callbacks"}
+
+
+def __getattr__(name):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'keras_cls.train' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"keras_cls.train.{_HOMES[name]}"), name)

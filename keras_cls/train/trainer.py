@@ -10,7 +10,7 @@ import math
 import os
 
 from keras_cls import files
-from keras_cls.train import finetune, recipes
+from keras_cls.train import finetune, recipes, schedules
 from keras_cls.train.config import TrainConfig
 from keras_cls.train.progress import Progress
 
@@ -57,11 +57,9 @@ _OPTIMIZER_ARGS = {"rmsprop": {"rho": 0.9, "momentum": 0.9, "epsilon": 1e-3}, "a
 def make_optimizer(recipe, batch_size, steps_per_epoch, epochs, lr_factor=1.0, lr_scales=None):
     """The recipe's optimizer and schedule over `epochs`; `lr_scales` ({variable path: factor}) makes it
     layer-wise (fine-tuning's layer_decay)."""
-    from keras_cls.train.schedules import WarmupDecay
-
     peak = recipe.learning_rate * lr_factor * batch_size / 256
-    schedule = WarmupDecay(peak, recipe.warmup_epochs * steps_per_epoch, epochs * steps_per_epoch, recipe.schedule,
-                           recipe.decay_rate, recipe.decay_epochs * steps_per_epoch)
+    schedule = schedules.WarmupDecay(peak, recipe.warmup_epochs * steps_per_epoch, epochs * steps_per_epoch,
+                                     recipe.schedule, recipe.decay_rate, recipe.decay_epochs * steps_per_epoch)
     kwargs = {"weight_decay": recipe.weight_decay or None, "use_ema": bool(recipe.ema),
               "ema_momentum": recipe.ema or 0.99, **_OPTIMIZER_ARGS[recipe.optimizer]}
     if lr_scales:

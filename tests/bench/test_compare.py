@@ -14,7 +14,8 @@ from tests.data.images import write_folder
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--models=resnet-18", "--epochs=1", "--steps_per_epoch=2", "--reference_models=resnet-18",
         "--reference_size=32", "--sweep=resnet-18,efficientnet-b0", "--sweep_repeats=1", "--batches=1,2",
-        "--repeats=2", "--batch_repeats=1", "--train_batch=2", "--train_steps=1", "--calibration_images=8"]
+        "--repeats=2", "--batch_repeats=1", "--train_batch=2", "--train_steps=1", "--calibration_images=8",
+        "--peak_seconds=0.1"]
 
 
 def _script(script, *args):
