@@ -4,7 +4,8 @@ TFLite file, the clients — so that served scores equal evaluated scores for th
 
 The transform: an RGB image with values in [0, 255] (any size, uint8 or float) is resized (bilinear) so that
 `eval_crop` of its shorter side becomes `image_size`, the center `image_size` x `image_size` is cropped, and the
-pixels are rounded to uint8, exactly what the evaluation pipeline feeds the model. Images with more than
+pixels are rounded to uint8, exactly what the evaluation pipeline feeds the model; in integer arithmetic (see
+eval_transform), so that every runtime and every quantized file computes the same bytes. Images with more than
 `max_pixels` pixels are refused before decoding (see decode.check_pixels): a 400 KB PNG can claim 20000 x 20000.
 """
 import json
@@ -19,6 +20,7 @@ from keras_cls.data.config import MAX_PIXELS
 RESIZE = "shorter_side_center_crop"
 INTERPOLATION = "bilinear"
 ROUNDING = "uint8"
+ONE = 1 << 11  # fixed point of the resize: positions and weights in 1/2048 px (sums of 255 * ONE^2 fit int32)
 
 
 _WARNED = set()
@@ -96,27 +98,48 @@ def to_uint8(image, size):
     return image
 
 
-def _resample(image, axis, n_in, n_resized, size):
-    """The center `size` rows (or columns) along `axis` of a bilinear resize from n_in to n_resized (half-pixel
-    centers, as tf.image.resize), computed as gathers and arithmetic that TensorFlow and TFLite evaluate alike:
-    their resize kernels differ in the last float bit, which rounding to uint8 turns into whole levels."""
-    offset = (n_resized - size) // 2
-    scale = tf.cast(n_in, tf.float32) / tf.cast(n_resized, tf.float32)
-    position = tf.maximum((tf.cast(tf.range(size) + offset, tf.float32) + 0.5) * scale - 0.5, 0.0)
-    low = tf.cast(tf.floor(position), tf.int32)
-    high = tf.minimum(low + 1, n_in - 1)
-    weight = tf.reshape(position - tf.floor(position), [size] + [1] * (image.shape.rank - 1 - axis))
-    below, above = tf.gather(image, low, axis=axis), tf.gather(image, high, axis=axis)
-    return below + (above - below) * weight
+def _taps(n_in, shorter, size, crop):
+    """The `size` samples along one axis of the center window of crop x shorter source pixels, at half-pixel centers
+    (as tf.image.resize), in fixed point: (low, high) neighbour indices and the weight of `high` in 1/ONE.
+    Position j = (n_in - 1) / 2 + (j - (size - 1) / 2) * crop * shorter / size; clamped to the image."""
+    step = (shorter * round(crop * ONE) + size // 2) // size  # source pixels per output pixel, in 1/ONE
+    twice = (tf.range(size) * 2 - (size - 1)) * step + (n_in - 1) % 2 * ONE  # 2 x (position - base), in 1/ONE
+    low = (n_in - 1) // 2 + tf.math.floordiv(twice, 2 * ONE)
+    weight = tf.where(low < 0, 0, tf.math.floormod(twice, 2 * ONE) // 2)
+    low = tf.clip_by_value(low, 0, n_in - 1)
+    return low, tf.minimum(low + 1, n_in - 1), weight
+
+
+def _interpolate(values, axis, taps, rank):
+    """The taps' rows (or columns) of `values`, as int32 in 1/ONE of their unit (gathered before the cast: the whole
+    image is never widened)."""
+    low, high, weight = taps
+    below, above = (tf.cast(tf.gather(values, i, axis=axis), tf.int32) for i in (low, high))
+    return below * ONE + (above - below) * tf.reshape(weight, [-1] + [1] * (rank - 1 - axis))
 
 
 def eval_transform(image, size, crop):
     """Resize so that the center crop of `crop` of the shorter side becomes size x size, take that crop, round to
-    uint8. `image`: (H, W, 3) or (N, H, W, 3), any dtype with values in [0, 255]."""
-    image = tf.cast(image, tf.float32)
-    rows, cols = image.shape.rank - 3, image.shape.rank - 2
+    uint8. `image`: (H, W, 3) or (N, H, W, 3), any dtype with values in [0, 255] (rounded to whole levels first).
+
+    Integer arithmetic throughout (int32 positions, weights and sums, one rounding at the end): TensorFlow and TFLite
+    compute it bit for bit alike, and an int8 TFLite file has no size-dependent float tensor for its quantizer to
+    calibrate (positions and weights calibrated on one image size are wrong at every other). Exact for images of up
+    to 65,535 px on the shorter side (any max_pixels below 4.29 billion)."""
+    image = tf.convert_to_tensor(image)
+    rank = image.shape.rank
+    rows, cols = rank - 3, rank - 2
+    if image.dtype != tf.uint8:
+        image = tf.clip_by_value(tf.round(tf.cast(image, tf.float32)), 0, 255)
     hw = tf.shape(image)[rows:cols + 1]
-    scale = size / (crop * tf.reduce_min(tf.cast(hw, tf.float32)))
-    resized = tf.maximum(tf.cast(tf.round(tf.cast(hw, tf.float32) * scale), tf.int32), size)
-    image = _resample(image, rows, hw[0], resized[0], size)
-    return to_uint8(_resample(image, cols, hw[1], resized[1], size), size)
+    shorter = tf.reduce_min(hw)
+    values = _interpolate(image, rows, _taps(hw[0], shorter, size, crop), rank)
+    values = _interpolate(values, cols, _taps(hw[1], shorter, size, crop), rank)
+    return _fixed_to_uint8(values, size)
+
+
+def _fixed_to_uint8(values, size):
+    """Fixed-point sums in 1/ONE^2 -> the nearest uint8 level, with the static shape of a size x size image."""
+    image = tf.cast((values + ONE * ONE // 2) // (ONE * ONE), tf.uint8)
+    image.set_shape([*image.shape[:-3], size, size, 3])
+    return image

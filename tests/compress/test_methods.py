@@ -140,6 +140,37 @@ def test_compress_writes_artifacts_and_table(batch, digits_data, tmp_path):
         int8 = method == "int8"
         assert agreement(got, expected, INT8_STEP if int8 else 0.0, NEAR[method]) >= bound, method
     np.testing.assert_allclose(TFLiteModel(by["float32"]["file"])(batch)["scores"], expected, atol=1e-4, rtol=0)
+    # The raw 8x8 digits, which every file resizes itself by the contract: inside each file (int8 included) the
+    # contract's uint8 output is the contract function's, bit for bit (integer arithmetic, which the quantizer leaves
+    # alone; a float contract calibrated at 32 px sampled wrong neighbours at every other size), and the int8 file
+    # tracks the model as closely as on images already at 32 px.
+    raw = np.stack([image.numpy() for image, _ in digits_data.raw["test"].take(64)]).astype(np.float32)
+    resized = CONTRACT.apply(raw).numpy()
+    expected = model(resized, training=False).numpy()
+    for method in BOUNDS:
+        assert np.array_equal(_contract_output(by[method]["file"], raw), resized), method
+    assert agreement(TFLiteModel(by["int8"]["file"])(raw)["scores"], expected, INT8_STEP, INT8_NEAR) >= BOUNDS["int8"]
+
+
+def _contract_output(path, images):
+    """The uint8 image batch a TFLite file's contract hands its network (read from the interpreter's tensors)."""
+    import warnings
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    with warnings.catch_warnings():  # "for debugging purposes only": what this reads is a debugging view
+        warnings.simplefilter("ignore", UserWarning)
+        interpreter = Interpreter(model_path=path, experimental_preserve_all_tensors=True)
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, images.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, images)
+    interpreter.invoke()
+    shape = (len(images), CONTRACT.image_size, CONTRACT.image_size, 3)
+    found = [interpreter.get_tensor(t["index"]) for t in interpreter.get_tensor_details()
+             if t["dtype"] == np.uint8 and tuple(t["shape"]) == shape]
+    assert len(found) == 1, f"{path}: {len(found)} uint8 tensors of shape {shape}"
+    return found[0]
 
 
 def test_compress_script_reports_bad_flags(tmp_path):

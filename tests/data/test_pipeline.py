@@ -51,6 +51,31 @@ def test_transforms_keep_the_contract():
     assert np.array_equal(train_transform(image, seed, 32, (1, 1), False, pad_crop=1).numpy().shape, resized.shape)
 
 
+def _bilinear_center_crop(image, size, crop):
+    """The contract in float64: the center crop x shorter-side window sampled at size x size half-pixel centers."""
+    out, shorter = image.astype(np.float64), min(image.shape[:2])
+    for axis in (0, 1):
+        n = image.shape[axis]
+        position = np.maximum((n - 1) / 2 + (np.arange(size) - (size - 1) / 2) * crop * shorter / size, 0)
+        low = np.minimum(np.floor(position).astype(int), n - 1)
+        weight = (position - np.floor(position)).reshape([-1] + [1] * (2 - axis))
+        below, above = np.take(out, low, axis=axis), np.take(out, np.minimum(low + 1, n - 1), axis=axis)
+        out = below + (above - below) * weight
+    return np.round(out)
+
+
+@pytest.mark.parametrize("shape, size, crop", [((8, 8), 32, 1.0), ((40, 60), 32, 0.875), ((427, 640), 224, 0.875),
+                                               ((5, 300), 32, 0.875), ((999, 37), 64, 0.5), ((1, 500), 32, 1.0)])
+def test_the_contract_is_bilinear_center_crop_in_fixed_point(shape, size, crop):
+    """Integer arithmetic (what keeps int8 TFLite files exact) within one level of the float64 formula; batches
+    and float input alike."""
+    image = np.random.default_rng(0).integers(0, 256, (*shape, 3)).astype(np.uint8)
+    got = eval_transform(tf.constant(image), size, crop).numpy()
+    assert got.dtype == np.uint8 and np.abs(got - _bilinear_center_crop(image, size, crop)).max() <= 1
+    batch = np.stack([image, 255 - image]).astype(np.float32)
+    assert np.array_equal(eval_transform(tf.constant(batch), size, crop).numpy()[0], got)
+
+
 def test_batch_augmentation_mixes_labels():
     data = load(DataConfig(source="digits", image_size=32, batch_size=16, mixup=0.4, cutmix=1.0, randaugment=2),
                 one_hot=True)
