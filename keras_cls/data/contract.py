@@ -53,9 +53,9 @@ class Preprocessing:
             raise ValueError(f"image_size must be an integer >= 1, got {self.image_size!r}")
         if not 0 < self.eval_crop <= 1:
             raise ValueError(f"eval_crop must be in (0, 1], got {self.eval_crop}")
-        if not isinstance(self.max_pixels, int) or self.max_pixels < self.image_size ** 2:
-            raise ValueError(f"max_pixels must be an integer >= image_size^2 ({self.image_size ** 2}), got "
-                             f"{self.max_pixels!r}")
+        if not isinstance(self.max_pixels, int) or not self.image_size ** 2 <= self.max_pixels < 1 << 32:
+            raise ValueError(f"max_pixels must be an integer >= image_size^2 ({self.image_size ** 2}) and below 2^32 "
+                             f"(the integer resize's range), got {self.max_pixels!r}")
         for name, allowed in (("resize", RESIZE), ("interpolation", INTERPOLATION), ("rounding", ROUNDING)):
             if getattr(self, name) != allowed:
                 raise ValueError(f"{name} must be {allowed!r} (the only transform implemented), got "
