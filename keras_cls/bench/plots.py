@@ -25,7 +25,9 @@ def _save(fig, path):
 
 
 def _family(name):
-    return "efficientnet" if name.startswith("efficientnet") else "resnet"
+    from keras_cls.models import get_spec
+
+    return get_spec(name).family
 
 
 MARKERS = {"tf": "o", "saved_model": "D", "tflite_float32": "^", "tflite_int8": "s"}

@@ -8,7 +8,8 @@ row (loss, accuracy, top5, val_loss, val_accuracy, val_top5, images_per_s, epoch
 NaN guard, so time-to-target and the tuner's objectives read such runs alike. Resume: a tf.train.Checkpoint per
 epoch, then the epoch committed to progress.json (the run's one source of truth, as in single-worker runs); the
 chief writes the run directory, the other workers write beside it (`worker-<i>/`), as TensorFlow's guide
-prescribes.
+prescribes. A killed worker stops the job (its peers wait in the all-reduce): restart every worker with the same
+command; they agree on the last epoch all of them committed and resume from it (two checkpoints are kept).
 """
 import dataclasses
 import math
@@ -99,6 +100,14 @@ def _epoch(step, iterator, steps, batch, epoch):
             "images_per_s": steps * batch / seconds, "epoch_seconds": seconds}
 
 
+def _agreed_start(strategy, epochs_done):
+    """The fewest epochs any worker has committed: where every worker resumes (all-gathered, so all agree)."""
+    import tensorflow as tf
+
+    mine = strategy.experimental_distribute_values_from_function(lambda _: tf.constant([epochs_done], tf.int64))
+    return int(tf.reduce_min(strategy.gather(mine, axis=0)))
+
+
 def run(trainer, strategy, data):
     import keras
     import tensorflow as tf
@@ -119,7 +128,8 @@ def run(trainer, strategy, data):
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
     # Two kept: a kill after saving epoch k+1 but before progress.json records it resumes from epoch k's.
     manager = tf.train.CheckpointManager(checkpoint, backup, max_to_keep=2)
-    first = progress.epochs_done
+    first = _agreed_start(strategy, progress.epochs_done)
+    progress.rewind(first)  # this worker committed an epoch another had not when the job was killed
     if first:
         checkpoint.restore(os.path.join(backup, f"ckpt-{first}"))
     loss_fn = keras.losses.CategoricalCrossentropy(label_smoothing=trainer.recipe.label_smoothing, reduction=None)

@@ -61,6 +61,20 @@ class Progress:
         self._write()
         self.tidy()
 
+    def rewind(self, epochs_done):
+        """Forget the epochs after `epochs_done`: a multi-worker run resumes from the last epoch every worker has
+        committed (a kill can land between two workers' commits). A best model of a forgotten epoch goes too: the
+        next epoch's model becomes best.keras; best_val_accuracy still counts the epochs kept."""
+        if epochs_done >= self.epochs_done:
+            return
+        self.epochs_done, self.history = epochs_done, self.history[:epochs_done]
+        if self.best and self.best["epoch"] > epochs_done:
+            self.best = None
+            if os.path.exists(_path(self.run_dir, "best.keras")):
+                os.remove(_path(self.run_dir, "best.keras"))
+        self._write()
+        self.tidy()
+
     def complete(self):
         self.status = "completed"
         self._write()

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ def _finish(proc, timeout=400):
 @pytest.mark.slow
 def test_mirrored_strategy_over_two_cpu_devices(tmp_path):
     run = tmp_path / "run"
-    _finish(_train(run, "--strategy=mirrored", "--cpu_devices=2", "--epochs=3", "--steps_per_epoch=12",
+    _finish(_train(run, "--strategy=mirrored", "--cpu_devices=2", "--epochs=2", "--steps_per_epoch=10",
                    "--learning_rate=0.008",
                    env=_env()))
     assert json.loads((run / "config.json").read_text())["replicas"] == 2
@@ -48,13 +49,7 @@ def test_mirrored_strategy_over_two_cpu_devices(tmp_path):
     assert losses[-1] < losses[0]
 
 
-@pytest.mark.slow
-def test_multi_worker_two_processes_read_disjoint_data_and_end_with_the_same_weights(tmp_path):
-    """Two workers on 127.0.0.1: in one epoch each is handed a disjoint half of the examples (union = all); they
-    train to identical weights, validating every epoch into the log.csv columns a fit run writes."""
-    import keras
-
-    run = tmp_path / "run"
+def _workers(run, tmp_path):
     workers = [f"127.0.0.1:{p}" for p in free_ports(2)]
     procs = []
     for index in range(2):
@@ -63,7 +58,32 @@ def test_multi_worker_two_processes_read_disjoint_data_and_end_with_the_same_wei
                                        str(run), str(tmp_path / f"ids-{index}.json")],
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                       env=_env(TF_CONFIG=tf_config)))
-    for proc in procs:
+    return procs
+
+
+def _committed(run_dir):
+    path = Path(run_dir) / "progress.json"
+    return json.loads(path.read_text())["epochs_done"] if path.exists() else 0
+
+
+@pytest.mark.slow
+def test_multi_worker_two_processes_read_disjoint_data_and_end_with_the_same_weights(tmp_path):
+    """Two workers on 127.0.0.1: in one epoch each is handed a disjoint half of the examples (union = all); they
+    train to identical weights, validating every epoch into the log.csv columns a fit run writes. Killed after the
+    chief committed epoch 1 but before worker 1 did, the job restarted whole resumes where both had committed."""
+    import keras
+
+    run = tmp_path / "run"
+    procs, deadline = _workers(run, tmp_path), time.monotonic() + 300
+    while _committed(run) < 1 and all(p.poll() is None for p in procs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for proc in procs:  # a preempted worker: its peer waits in the all-reduce, so every worker is restarted
+        proc.kill()
+        out = proc.communicate()[0]
+    assert _committed(run) == 1, out[-3000:]
+    # the files a kill between the two workers' commits leaves: worker 1 has committed nothing yet
+    (run / "worker-1" / "progress.json").unlink(missing_ok=True)
+    for proc in _workers(run, tmp_path):
         _finish(proc)
     ids = [json.loads((tmp_path / f"ids-{i}.json").read_text()) for i in range(2)]
     assert len(ids[0]) == len(ids[1]) == 32 and sorted(ids[0] + ids[1]) == list(range(64))  # disjoint, complete

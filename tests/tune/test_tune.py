@@ -69,7 +69,7 @@ def test_search_resumes_after_sigkill_keeps_finished_trials_and_reports(tmp_path
     """scripts/tune.py as a user runs it: killed after its first trial, the same command finishes the search
     without training that trial again; then the reports, the tuner's memory per trial and the best config."""
     project, space = tmp_path / "search", tmp_path / "space.json"
-    space.write_text(json.dumps({"variants": ["resnet-18"]}))  # quick trials; both families: the test below
+    space.write_text(json.dumps({"variants": ["resnet-18"]}))  # quick trials (both families: the test below)
     # val_loss: the lowest is best (the oracle's direction, not the highest score)
     first = _tune(project, "--tuner=bayesian", "--max_trials=3", f"--space={space}", "--objective=val_loss")
     deadline = time.monotonic() + 400
@@ -103,13 +103,14 @@ def test_search_resumes_after_sigkill_keeps_finished_trials_and_reports(tmp_path
 
 @pytest.mark.slow
 def test_chief_and_workers_share_one_search(tmp_path):
-    project, port = tmp_path / "search", str(free_ports(1)[0])
+    project, port, space = tmp_path / "search", str(free_ports(1)[0]), tmp_path / "space.json"
+    space.write_text(json.dumps({"variants": ["resnet-18"]}))  # quick trials (both families: the test below)
     common = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": port}
-    slower = "--steps_per_epoch=8"  # trials long enough that a worker starting a little later still gets one
-    chief = _tune(project, "--max_trials=3", slower, env=_env(KERASTUNER_TUNER_ID="chief", **common))
+    # trials long enough that a worker starting a little later still gets one
+    flags = ("--max_trials=3", "--steps_per_epoch=4", f"--space={space}")
+    chief = _tune(project, *flags, env=_env(KERASTUNER_TUNER_ID="chief", **common))
     time.sleep(3)
-    workers = [_tune(project, "--max_trials=3", slower, env=_env(KERASTUNER_TUNER_ID=f"tuner{i}", **common))
-               for i in range(2)]
+    workers = [_tune(project, *flags, env=_env(KERASTUNER_TUNER_ID=f"tuner{i}", **common)) for i in range(2)]
     outputs = [w.communicate(timeout=600)[0] for w in workers]
     out = chief.communicate(timeout=120)[0]
     assert all(w.returncode == 0 for w in workers), [o[-3000:] for o in outputs]
@@ -118,3 +119,13 @@ def test_chief_and_workers_share_one_search(tmp_path):
     assert trained == {"tuner0", "tuner1"}, [o[-3000:] for o in outputs]  # both trained trials of one search
     assert [_status(project, i) for i in range(3)] == ["COMPLETED"] * 3 and "3 trials" in out, \
         [o[-3000:] for o in outputs]
+
+
+def test_the_hypermodel_builds_either_family():
+    """What a trial trains: the chosen variant at the data's size, with the chosen dropout and stochastic depth."""
+    for variant in ("efficientnet-b0", "resnet-18"):
+        hp = kt.HyperParameters()
+        model = KerasClsHyperModel(SearchSpace(variants=(variant,), dropout=(0.2, 0.2)), TrainConfig(),
+                                   DataConfig(image_size=32)).build(hp)
+        assert model.name == variant and model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 10)
+        assert hp.values["family"] == variant.split("-")[0] and hp.values["dropout"] == 0.2
