@@ -37,7 +37,7 @@ def _speed(model, dataset, setting):
     ends = []
     timer = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: ends.clear(),
                                            on_train_batch_end=lambda batch, logs: ends.append(time.perf_counter()))
-    model.fit(dataset, steps_per_epoch=setting.steps + 1, epochs=2, verbose=0, callbacks=[timer])
+    model.fit(dataset, steps_per_epoch=setting.steps + 1, epochs=2, verbose=0, callbacks=[timer], shuffle=False)
     return (len(ends) - 1) * setting.batch / max(ends[-1] - ends[0], 1e-9)
 
 

@@ -7,7 +7,7 @@ import pytest
 import keras_cls
 from keras_cls.bench.digits import DIGITS_DATA
 from keras_cls.data.contract import Preprocessing
-from tests.conftest import randomize
+from tests.conftest import randomize, shallow_b0
 
 SIZE = 32
 # The digits batches are already preprocessed at 32 px: with eval_crop 1 the files' contract leaves them as they are.
@@ -28,18 +28,11 @@ def batch(digits_data):
     return images[:64].astype(np.float32)
 
 
-@pytest.fixture
-def shallow_b0(monkeypatch):
-    """`efficientnet-b0` built with one block per stage at half width while the test runs: every kind of layer B0
-    has (expansion 1 and 6, 3x3 and 5x5 depthwise, squeeze-excite, swish, Rescaling and Normalization) at about a
-    third of TFLite's conversion time (QAT: 35 s instead of 90). The model keeps B0's name, so the tf_keras bridge
-    rebuilds the same shallow network."""
-    from keras_cls.models import registry
-
-    spec = registry.get_spec("efficientnet-b0")
-    monkeypatch.setitem(registry._SPECS, registry._canonical(spec.name), dataclasses.replace(spec, depth=0.1,
-                                                                                            width=0.5))
-    return spec.name
+@pytest.fixture(name="shallow_b0")
+def shallow_b0_while_testing():
+    """B0's name, built shallow while the test runs (tests/conftest.py: shallow_b0)."""
+    with shallow_b0() as name:
+        yield name
 
 
 def small(name, seed=3):

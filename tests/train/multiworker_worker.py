@@ -36,7 +36,7 @@ def main(run_dir, ids_path):
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     with open(ids_path, "w") as f:
         json.dump(record_ids(strategy), f)
-    config = TrainConfig(model="resnet-18", run_dir=run_dir, strategy="multiworker", epochs=2, steps_per_epoch=5,
+    config = TrainConfig(model="resnet-18", run_dir=run_dir, strategy="multiworker", epochs=2, steps_per_epoch=3,
                          recipe="fast", verbose=0)
     data = DataConfig(source="digits", image_size=32, batch_size=16, crop_scale=(0.6, 1.0), eval_crop=1.0)
     print(json.dumps(Trainer(config, data).run(strategy=strategy)))
