@@ -41,5 +41,8 @@ def run(job, argv):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from absl import app
 
-    module = importlib.import_module(f"keras_cls.commands.{job}")
+    from keras_cls.quiet import native_logs_held
+
+    with native_logs_held():  # the start-up lines of jobs whose configs import TensorFlow (compress, prepare)
+        module = importlib.import_module(f"keras_cls.commands.{job}")
     app.run(module.main, argv=[f"keras-cls {job}", *argv])

@@ -1,9 +1,9 @@
-"""MultiWorkerMirroredStrategy training with a custom step driven by `strategy.run`.
+"""MultiWorkerMirroredStrategy training: fit's own train step driven by `strategy.run`.
 
 Keras 3.15's `fit` fails under this strategy (PerReplica conversion in `_maybe_symbolic_build`, then
 `reduce_per_replica` on scalars: keras#20585, tensorflow#72388), so for this one strategy the Trainer runs its
-own loop: the same model, optimizer (schedule, weight decay, EMA, loss scaling) and loss as `fit` would use,
-gradients all-reduced across workers by the strategy. Each epoch validates like `fit` and commits the same log.csv
+own loop around the step `fit` runs (`Model.train_step`: the same model, optimizer (schedule, weight decay, EMA,
+loss scaling), loss and metrics), gradients all-reduced across workers by the optimizer. Each epoch validates like `fit` and commits the same log.csv
 row (loss, accuracy, top5, val_loss, val_accuracy, val_top5, images_per_s, epoch_seconds), the best model and a
 NaN guard, so time-to-target and the tuner's objectives read such runs alike. Resume: a tf.train.Checkpoint per
 epoch, then the epoch committed to progress.json (the run's one source of truth, as in single-worker runs); the
@@ -33,22 +33,16 @@ def _counts(labels, probs, k):
     return correct, top_k
 
 
-def _train_step(strategy, model, optimizer, loss_fn, global_batch, k):
+def _train_step(strategy, model):
+    """fit's own step, `Model.train_step` (the compiled loss scaled per replica, loss scaling, gradients all-reduced
+    by the optimizer, the compiled metrics), run on every replica; returns the epoch's metrics so far, read across
+    all replicas from the metrics' variables (fit's per-replica reduction of the step's outputs is what fails)."""
     import tensorflow as tf
-
-    def step(images, labels):
-        with tf.GradientTape() as tape:
-            probs = model(images, training=True)
-            loss = tf.nn.compute_average_loss(loss_fn(labels, probs), global_batch_size=global_batch)
-            scaled = optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return (loss, *_counts(labels, probs, k))
 
     @tf.function
     def run(iterator):
-        sums = strategy.run(step, args=next(iterator))
-        return [strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for v in sums]
+        strategy.run(model.train_step, args=(next(iterator),))
+        return model.get_metrics_result()
     return run
 
 
@@ -84,20 +78,19 @@ def _validate(step, dataset):
     return {"val_loss": loss / n, "val_accuracy": correct / n, "val_top5": top_k / n} if n else {}
 
 
-def _epoch(step, iterator, steps, batch, epoch):
+def _epoch(model, step, iterator, steps, batch, epoch):
     from keras_cls.train.callbacks import TrainingDiverged
 
-    start, sums = time.perf_counter(), [0.0] * 3
+    model.reset_metrics()
+    start = time.perf_counter()
     for i in range(steps):
-        values = [float(v) for v in step(iterator)]
-        if not math.isfinite(values[0]):
-            raise TrainingDiverged(f"loss became {values[0]} at epoch {epoch + 1}, batch {i + 1}; training stopped "
-                                   "before saving anything from it. Lower the learning rate, or use float32 / loss "
-                                   "scaling.")
-        sums = [a + b for a, b in zip(sums, values)]
+        logs = {name: float(value) for name, value in step(iterator).items()}
+        if not math.isfinite(logs["loss"]):
+            raise TrainingDiverged(f"loss became {logs['loss']} at epoch {epoch + 1}, batch {i + 1}; training "
+                                   "stopped before saving anything from it. Lower the learning rate, or use float32 "
+                                   "/ loss scaling.")
     seconds = time.perf_counter() - start
-    return {"loss": sums[0] / steps, "accuracy": sums[1] / (steps * batch), "top5": sums[2] / (steps * batch),
-            "images_per_s": steps * batch / seconds, "epoch_seconds": seconds}
+    return {**logs, "images_per_s": steps * batch / seconds, "epoch_seconds": seconds}
 
 
 def _agreed_start(strategy, epochs_done):
@@ -134,10 +127,10 @@ def run(trainer, strategy, data):
         checkpoint.restore(os.path.join(backup, f"ckpt-{first}"))
     loss_fn = keras.losses.CategoricalCrossentropy(label_smoothing=trainer.recipe.label_smoothing, reduction=None)
     batch, k = trainer.data_config.batch_size, min(5, data.num_classes)
-    step, iterator = _train_step(strategy, model, optimizer, loss_fn, batch, k), batches(strategy, data, batch)
+    step, iterator = _train_step(strategy, model), batches(strategy, data, batch)
     validation_step = _validation_step(model, loss_fn, k)
     for e in range(first, trainer.config.epochs):
-        logs = _epoch(step, iterator, steps, batch, e)
+        logs = _epoch(model, step, iterator, steps, batch, e)
         if data.validation is not None:
             logs.update(_validate(validation_step, data.validation))
         manager.save(checkpoint_number=e + 1)
