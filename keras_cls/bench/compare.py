@@ -218,13 +218,13 @@ def run(config, data_config, measure_config=None, log=print):
     from keras_cls.bench import claims, hardware, report
 
     measure_config = measure_config or measure.MeasureConfig()
+    data_for = _data_per_model(config.models, data_config)
+    data = data_for(config.models[0])[1]  # first: a wrong path or a bad folder is named at once
+    log(f"data: {data.note}")
     log("measuring this machine's float32 peak (matmul at several sizes, 3x3 convolution) ...")
     start_peaks = hardware.matmul_gflops(seconds=measure_config.peak_seconds)
     peak, _ = hardware.peak(("start", start_peaks))
     log(f"  best {peak:.1f} GFLOP/s")
-    data_for = _data_per_model(config.models, data_config)
-    data = data_for(config.models[0])[1]
-    log(f"data: {data.note}")
     trained, latency, curves, exports = _trained(config, data_for, measure_config, peak, log)
     log("reference architectures:")
     reference, ref_latency = _reference(config, measure_config, peak, log)

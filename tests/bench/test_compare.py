@@ -48,6 +48,7 @@ def test_demo_path_on_a_tiny_budget(tmp_path):
     run = tmp_path / "runs" / "resnet-18"
     assert all((run / f"model_{m}.tflite").stat().st_size > 0 for m in ("float32", "int8"))  # the demo's formats
     assert (run / "model_int8.tflite").stat().st_size < 0.3 * (run / "model_float32.tflite").stat().st_size
+    assert not any(s in out.stderr for s in ("I0000", "XNNPACK", "retracing", "fully_quantize")), out.stderr[-2000:]
     assert f"report: {report / 'report.md'}" in out.stdout and "| resnet-18 | trained | scratch (fast) | 32 |" in out.stdout
     assert "| efficientnetv2-xl | efficientnet | 512 |" in out.stdout  # the variant table
     assert "baseline: sklearn SVC(gamma=0.001) test top-1 98.59%" in out.stdout

@@ -147,8 +147,8 @@ def test_compress_writes_artifacts_and_table(batch, digits_data, tmp_path):
     raw = np.stack([image.numpy() for image, _ in digits_data.raw["test"].take(64)]).astype(np.float32)
     resized = CONTRACT.apply(raw).numpy()
     expected = model(resized, training=False).numpy()
-    for method in ("float32", "int8"):
-        assert np.array_equal(_contract_output(by[method]["file"], raw), resized), method
+    for method in ("float32", "int8"):  # 8 images: reading every tensor runs without XNNPACK
+        assert np.array_equal(_contract_output(by[method]["file"], raw[:8]), resized[:8]), method
     assert agreement(TFLiteModel(by["int8"]["file"])(raw)["scores"], expected, INT8_STEP, INT8_NEAR) >= BOUNDS["int8"]
 
 
