@@ -50,7 +50,6 @@ class DataConfig:
         _check(self.cache in (None, "memory") or isinstance(self.cache, str), "cache must be None, 'memory' or a path")
         _check(self.source in ("digits", "arrays") or self.path, f"source {self.source!r} needs a path")
 
-
     def for_model(self, resolution):
         """This config at the model's resolution when no image_size was given (an explicit one wins)."""
         return self if self.image_size is not None else replace(self, image_size=resolution)

@@ -6,14 +6,14 @@ Training transforms: random-resized-crop + optional flip with per-element statel
 keras.layers applied to whole batches.
 """
 from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import tensorflow as tf
 
 from keras_cls.data import decode, sources
 from keras_cls.data.config import DataConfig, _check  # noqa: F401 (pipeline.DataConfig: where callers find it)
-from keras_cls.data.contract import MAX_PIXELS, Preprocessing, to_uint8
+from keras_cls.data.contract import Preprocessing, to_uint8
 
 AUTOTUNE = tf.data.AUTOTUNE
 
