@@ -3,9 +3,9 @@
 Keras 3.15's `fit` fails under this strategy (PerReplica conversion in `_maybe_symbolic_build`, then
 `reduce_per_replica` on scalars: keras#20585, tensorflow#72388), so for this one strategy the Trainer runs its
 own loop around the step `fit` runs (`Model.train_step`: the same model, optimizer (schedule, weight decay, EMA,
-loss scaling), loss and metrics), gradients all-reduced across workers by the optimizer. Each epoch validates like `fit` and commits the same log.csv
-row (loss, accuracy, top5, val_loss, val_accuracy, val_top5, images_per_s, epoch_seconds), the best model and a
-NaN guard, so time-to-target and the tuner's objectives read such runs alike. Resume: a tf.train.Checkpoint per
+loss scaling), loss and metrics), gradients all-reduced across workers by the optimizer. Each epoch validates like
+`fit` and commits the same log.csv row (loss, accuracy, top5, val_loss, val_accuracy, val_top5, images_per_s,
+epoch_seconds), the best model and a NaN guard, so time-to-target and the tuner's objectives read such runs alike. Resume: a tf.train.Checkpoint per
 epoch, then the epoch committed to progress.json (the run's one source of truth, as in single-worker runs); the
 chief writes the run directory, the other workers write beside it (`worker-<i>/`), as TensorFlow's guide
 prescribes. A killed worker stops the job (its peers wait in the all-reduce): restart every worker with the same
