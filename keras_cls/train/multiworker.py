@@ -116,9 +116,7 @@ def run(trainer, strategy, data):
     progress.tidy()
     with strategy.scope():
         model, steps = trainer.compile_model(data)
-        optimizer = model.optimizer
-        optimizer.build(model.trainable_variables)
-        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
     # Two kept: a kill after saving epoch k+1 but before progress.json records it resumes from epoch k's.
     manager = tf.train.CheckpointManager(checkpoint, backup, max_to_keep=2)
     first = _agreed_start(strategy, progress.epochs_done)
@@ -140,6 +138,6 @@ def run(trainer, strategy, data):
         # the columns and their order of a fit run's log.csv (CommitEpoch: epoch, then Keras' sorted logs)
         progress.commit(e + 1, {"epoch": e, **dict(sorted(logs.items()))},
                         logs[MONITOR] if better else None)
-    if optimizer.use_ema:
-        optimizer.finalize_variable_values(model.trainable_variables)
+    if model.optimizer.use_ema:
+        model.optimizer.finalize_variable_values(model.trainable_variables)
     return trainer.finish(model, data, progress, trainer.config.epochs - first, steps)

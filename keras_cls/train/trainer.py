@@ -215,22 +215,24 @@ class Trainer:
         """The model compiled for the first phase (multi-worker runs have only one); and the steps per epoch."""
         steps = self._steps(data)
         model = self._build(data.num_classes)
-        self.compile_phase(model, self.phases[0], steps)
+        self.compile_phase(model, self.phases[0], steps, data)
         return model, steps
 
-    def compile_phase(self, model, phase, steps):
-        """Freeze for the phase, then compile with the phase's own optimizer and schedule."""
+    def compile_phase(self, model, phase, steps, data):
+        """Freeze for the phase, compile with the phase's own optimizer and schedule, and create the optimizer's,
+        loss's and metrics' variables from the data's batch spec now: a train step that creates variables when it
+        is first traced is traced twice (fit does this build itself only under a non-default strategy)."""
         scales = finetune.set_phase(model, phase, self.recipe)
         optimizer = make_optimizer(self.recipe, self.data_config.batch_size, steps, phase.end - phase.start,
                                    phase.lr_factor, scales)
         loss, metrics = _loss_and_metrics(self.recipe)
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=self.config.jit_compile)
+        model._symbolic_build(data_batch=data.train.element_spec)  # Keras' own build step, as fit runs it
 
     def restore(self, model, progress):
         """Load the backup progress.json names (weights + optimizer state); the epoch to continue from."""
         progress.tidy()
-        if progress.backup:
-            model.optimizer.build(model.trainable_variables)
+        if progress.backup:  # the optimizer's variables exist (compile_phase)
             model.load_weights(progress.backup)
         return progress.epochs_done
 
@@ -242,13 +244,13 @@ class Trainer:
         current = finetune.phase_of(self.phases, progress.epochs_done)
         with strategy.scope():
             model, steps = self._build(data.num_classes), self._steps(data)
-            self.compile_phase(model, self.phases[current], steps)
+            self.compile_phase(model, self.phases[current], steps, data)
             first = start = self.restore(model, progress)
         try:
             for phase in self.phases[current:]:
                 if phase is not self.phases[current]:
                     with strategy.scope():
-                        self.compile_phase(model, phase, steps)
+                        self.compile_phase(model, phase, steps, data)
                 if first < phase.end:
                     self._fit_with_callbacks(model, data, strategy, steps, progress, phase, first, extra_callbacks)
                     first = phase.end

@@ -23,8 +23,17 @@ def _config(tmp_path, **kwargs):
     return TrainConfig(**{**base, **kwargs})
 
 
+class _StateAtStart(keras.callbacks.Callback):
+    """Whether the optimizer's and metrics' variables exist before fit first traces its step (else it traces twice)."""
+
+    def on_train_begin(self, logs=None):
+        self.built = self.model.optimizer.built and all(getattr(m, "built", True) for m in self.model.metrics)
+
+
 def test_run_directory_holds_everything(tmp_path):
-    metrics = Trainer(_config(tmp_path), TINY_DATA).run()
+    probe = _StateAtStart()
+    metrics = Trainer(_config(tmp_path), TINY_DATA).run(callbacks=[probe])
+    assert probe.built
     run = tmp_path / "run"
     for name in ("config.json", "data_report.json", "best.keras", "log.csv", "model.keras", "metrics.json",
                  "evaluation.json", "confusion.png"):
