@@ -19,13 +19,6 @@ from keras_cls.quiet import native_logs_held
 
 
 class TFLiteModule(ServingModule):
-    def __init__(self, model, class_names=None, top_k=5, preprocessing=None):
-        super().__init__(model, class_names, top_k, preprocessing)
-        # The converter freezes only the tf.Variables it finds on the module: Keras 3 wraps them, so name them
-        # (tf_keras models, e.g. tfmot's, hold tf.Variables). A SavedModel would store them twice this way;
-        # ServingModule does not do it.
-        self.model_variables = [v if isinstance(v, tf.Variable) else v.value for v in model.variables]
-
     def _scores(self, pixels):
         # No empty-batch branch: a tf.cond becomes a control-flow subgraph that XNNPACK does not run.
         return tf.cast(self.model(pixels, training=False), tf.float32)

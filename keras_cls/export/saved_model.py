@@ -19,6 +19,7 @@ import re
 import shutil
 
 import tensorflow as tf
+from tensorflow.python.trackable.data_structures import NoDependency
 
 from keras_cls import files
 from keras_cls.data.contract import Preprocessing
@@ -63,7 +64,11 @@ class ServingModule(tf.Module):
         class_names = checked_class_names(model, class_names)
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
-        self.model = model
+        # The module holds the model's tf.Variables (Keras 3 wraps them), not the model: saving a tf_keras model
+        # (tfmot's) as a child traces every layer's call on its own (~1,000 functions: 15 s of a ResNet-18
+        # conversion); the signatures need only the variables.
+        self.model = NoDependency(model)
+        self.model_variables = [v if isinstance(v, tf.Variable) else v.value for v in model.variables]
         self.contract = model_contract(model, preprocessing)
         self.size = (self.contract.image_size,) * 2
         self.class_names = tf.constant(list(class_names))
