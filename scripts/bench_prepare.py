@@ -20,7 +20,8 @@ FLAGS = flags.FLAGS
 def _prepare(folder, out):
     import time
 
-    from keras_cls.data.prepare import PrepareConfig, prepare
+    from keras_cls.data.config import PrepareConfig
+    from keras_cls.data.prepare import prepare
 
     start = time.perf_counter()
     manifest = prepare(PrepareConfig(path=folder, out_dir=out, images_per_shard=FLAGS.images_per_shard,

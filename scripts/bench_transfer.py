@@ -20,8 +20,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    from keras_cls import files
-    from keras_cls.bench import transfer
+    from keras_cls.bench import transfer, write_rows
 
     for name, value in (("shots", FLAGS.shots), ("pretrain_epochs", FLAGS.pretrain_epochs),
                         ("epochs", FLAGS.epochs), ("steps", FLAGS.steps), ("seeds", FLAGS.seeds)):
@@ -39,7 +38,7 @@ def main(argv):
         verdict = "beats" if gain > 0 else "does not beat"
         print(f"{model}: transfer ({arm}) {verdict} scratch by {gain:+.1f} points")
     if FLAGS.json:
-        files.write_json(FLAGS.json, rows)
+        write_rows(FLAGS.json, "transfer", rows)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ def test_jobs_run_from_the_installed_command_and_from_the_scripts():
         assert "unknown model name 'resnet-51'" in out.stderr and "Traceback" not in out.stderr, out.stderr[-2000:]
         assert "I0000" not in out.stderr and "oneDNN" not in out.stderr  # TensorFlow's start-up lines held back
     # the flags are checked before TensorFlow starts: no job module imports it
-    for job in ("train", "evaluate", "export", "predict", "compare", "demo"):  # one process each (absl flags)
+    for job in cli.commands.JOBS:  # one process each (absl flags)
         loaded = subprocess.run([sys.executable, "-c", f"import sys, keras_cls.commands.{job}; print('tensorflow' in "
                                  "sys.modules, 'keras' in sys.modules)"], env=env, capture_output=True, text=True,
                                 timeout=120)

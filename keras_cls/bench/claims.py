@@ -2,8 +2,10 @@
 
 A check returns (measured, verdict, why). Verdicts: "holds", "does not hold", "holds in part", "not measurable
 here". Parameter and GMAC counts come from the builders (analytic, exact); sizes, speeds and accuracies come from
-the comparison's measured rows and say which rows.
+the comparison's measured rows (keras_cls.bench.rows) and say which rows.
 """
+from keras_cls.bench.rows import Claim
+
 HOLDS, FAILS, PART, NOT_HERE = "holds", "does not hold", "holds in part", "not measurable here"
 
 
@@ -21,13 +23,9 @@ def _pct(value):
     return "none" if value is None else f"{value:.1f}%"
 
 
-def _row(result, name, role):
-    return next((r for r in result["models"] if r["model"] == name and r["role"] == role), None)
-
-
 def _img_s(result, name, runtime, batch=1):
-    return next((r["img_s"] for r in result["latency"] if r["model"] == name and r["runtime"] == runtime
-                 and r["batch"] == batch and r["role"] == "reference"), None)
+    return next((r.img_s for r in result.latency if r.model == name and r.runtime == runtime
+                 and r.batch == batch and r.role == "reference"), None)
 
 
 def params(result):
@@ -51,9 +49,9 @@ def flops(result):
 def size(result):
     parts, matches = [], []
     for name, claimed in (("efficientnet-b0", 5), ("resnet-50", 98)):
-        row = _row(result, name, "reference")
+        row = result.model_row(name, "reference")
         params = _info(name)["params"]
-        sizes = row["mb"] if row and row["mb"] else {"float32 estimate (4 bytes/param)": 4 * params / 2**20,
+        sizes = row.mb if row and row.mb else {"float32 estimate (4 bytes/param)": 4 * params / 2**20,
                                                      "int8 estimate (1 byte/param)": params / 2**20}
         near = [fmt for fmt, mb in sizes.items() if _near(mb, claimed, 0.25)]  # "~" read as +-25%
         parts.append(f"{name}: " + ", ".join(f"{fmt} {mb:.1f} MB" for fmt, mb in sizes.items()))
@@ -62,7 +60,7 @@ def size(result):
     verdict = HOLDS if float32 else PART if all(near for _, _, near in matches) else FAILS
     why = "; ".join(f"{name} ~{claimed} MB matches " + (" / ".join(near) or "none of the formats")
                     for name, claimed, near in matches)
-    return "; ".join(parts) + ("" if any(_row(result, n, "reference") for n in ("efficientnet-b0", "resnet-50"))
+    return "; ".join(parts) + ("" if any(result.model_row(n, "reference") for n in ("efficientnet-b0", "resnet-50"))
                                else " (not measured in this run)"), verdict, why
 
 
@@ -93,16 +91,16 @@ def inference(result):
 
 
 def deeper_resnets(result):
-    sweep = {r["model"]: r for r in result.get("sweep", [])}
-    resnets = sorted((r for r in sweep.values() if r["family"] == "resnet"), key=lambda r: r["gmacs"])
-    effs = [r for r in sweep.values() if r["family"] == "efficientnet"]
+    sweep = {r.model: r for r in result.sweep}
+    resnets = sorted((r for r in sweep.values() if r.family == "resnet"), key=lambda r: r.gmacs)
+    effs = [r for r in sweep.values() if r.family == "efficientnet"]
     if len(resnets) < 2 or not effs:
         return "no latency sweep over both families in this run", NOT_HERE, "set --sweep to both families"
-    slowdown = all(a["p50_ms"] < b["p50_ms"] for a, b in zip(resnets, resnets[1:]))
-    budget = max(r["p50_ms"] for r in effs)
-    best = {fam: max((r["top1_published"] for r in sweep.values() if r["family"] == fam and r["p50_ms"] <= budget),
+    slowdown = all(a.p50_ms < b.p50_ms for a, b in zip(resnets, resnets[1:]))
+    budget = max(r.p50_ms for r in effs)
+    best = {fam: max((r.top1_published for r in sweep.values() if r.family == fam and r.p50_ms <= budget),
                      default=None) for fam in ("efficientnet", "resnet")}
-    measured = ("batch-1 TF latency: " + ", ".join(f"{r['model']} {r['p50_ms']:.0f} ms" for r in resnets) +
+    measured = ("batch-1 TF latency: " + ", ".join(f"{r.model} {r.p50_ms:.0f} ms" for r in resnets) +
                 f"; within {budget:.0f} ms the best published top-1: EfficientNet {_pct(best['efficientnet'])}, "
                 f"ResNet {_pct(best['resnet'])}")
     suited = best["resnet"] is None or (best["efficientnet"] or 0) > best["resnet"]
@@ -111,22 +109,21 @@ def deeper_resnets(result):
 
 
 def training(result):
-    b0, r50 = _row(result, "efficientnet-b0", "reference"), _row(result, "resnet-50", "reference")
-    trained = [r for r in result["models"] if r["role"] == "trained" and r.get("seconds_to_target")]
+    b0, r50 = result.model_row("efficientnet-b0", "reference"), result.model_row("resnet-50", "reference")
+    trained = [r for r in result.models if r.role == "trained" and r.seconds_to_target]
     parts, checks = [], []
     if b0 and r50:
-        parts.append(f"training at {b0['size']} px: B0 {b0['train_img_s']:.1f} img/s vs ResNet-50 "
-                     f"{r50['train_img_s']:.1f}")
-        checks.append(b0["train_img_s"] > r50["train_img_s"])
-    eff = [r for r in trained if r["family"] == "efficientnet"]
-    res = [r for r in trained if r["family"] == "resnet"]
+        parts.append(f"training at {b0.size} px: B0 {b0.train_img_s:.1f} img/s vs ResNet-50 {r50.train_img_s:.1f}")
+        checks.append(b0.train_img_s > r50.train_img_s)
+    eff = [r for r in trained if r.family == "efficientnet"]
+    res = [r for r in trained if r.family == "resnet"]
     if eff and res:
         e, r = eff[0], res[0]
-        parts.append(f"on {result['data']['name']} ({result['data']['train_images']} training images) to "
-                     f"{100 * result['target_accuracy']:.0f}% validation: {e['model']} {e['seconds_to_target']:.0f} s "
-                     f"/ {e['epochs_to_target']} epochs vs {r['model']} {r['seconds_to_target']:.0f} s / "
-                     f"{r['epochs_to_target']} epochs")
-        checks.append(e["seconds_to_target"] > r["seconds_to_target"])  # the "slower on small datasets" half
+        parts.append(f"on {result.data.name} ({result.data.train_images} training images) to "
+                     f"{100 * result.target_accuracy:.0f}% validation: {e.model} {e.seconds_to_target:.0f} s "
+                     f"/ {e.epochs_to_target} epochs vs {r.model} {r.seconds_to_target:.0f} s / "
+                     f"{r.epochs_to_target} epochs")
+        checks.append(e.seconds_to_target > r.seconds_to_target)  # the "slower on small datasets" half
     if not checks:
         return "no training measurements in this run", NOT_HERE, "train both families (--models) or measure both"
     verdict = HOLDS if all(checks) else PART if any(checks) else FAILS
@@ -135,9 +132,9 @@ def training(result):
 
 
 def cifar10(result):
-    rows = [r for r in result["models"] if r["role"] == "trained" and r.get("top1") is not None]
-    if result["data"]["source"] == "cifar" and rows:
-        measured = ", ".join(f"{r['model']} {100 * r['top1']:.1f}% (from {r.get('start', 'scratch')})" for r in rows)
+    rows = [r for r in result.models if r.role == "trained" and r.top1 is not None]
+    if result.data.source == "cifar" and rows:
+        measured = ", ".join(f"{r.model} {100 * r.top1:.1f}% (from {r.start or 'scratch'})" for r in rows)
         return measured, "measured", ("on the CIFAR files of this run; compare with 97% (B0) and 95.5% "
                                       "(ResNet-50), which are fine-tuned from ImageNet weights")
     return ("not run: no CIFAR-10 files given", NOT_HERE,
@@ -159,9 +156,5 @@ CLAIMS = (
 
 
 def check(result):
-    """One row per claim: claim, measured, verdict, why."""
-    rows = []
-    for claim, fn in CLAIMS:
-        measured, verdict, why = fn(result)
-        rows.append({"claim": claim, "measured": measured, "verdict": verdict, "why": why})
-    return rows
+    """One Claim per claim of the article, checked against a rows.Comparison."""
+    return [Claim(claim, *fn(result)) for claim, fn in CLAIMS]

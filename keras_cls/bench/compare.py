@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from keras_cls.bench import measure
+from keras_cls.bench.rows import Comparison, DataSummary, LatencyRow, ModelRow, SweepRow
 
 SWEEP = ("efficientnet-b0", "efficientnet-b1", "efficientnet-b2", "efficientnet-b3",
          "resnet-18", "resnet-34", "resnet-50", "resnet-101", "resnet-152")
@@ -89,8 +90,8 @@ def train(name, config, data_config, log):
 
 
 def measure_model(model, role, config, peak_gflops, out_dir, *, saved_model_path=None, data=None, run_dir=None,
-                  class_names=None, calibration=None):
-    """(model row, latency rows, training curve) for one model."""
+                  class_names=None, calibration=None, **row_fields):
+    """(ModelRow, LatencyRows, training curve) for one model; `row_fields`: its start and recipe."""
     from keras_cls.export import saved_model
     from keras_cls.models import flops, get_spec
 
@@ -107,7 +108,7 @@ def measure_model(model, role, config, peak_gflops, out_dir, *, saved_model_path
         row["infer_peak_mb"] = measure.inference_peak_mb(model, config)
         row.update(measure.training(model, config, gmacs, peak_gflops))
         candidates = measure.runtimes(model, config, lite, saved_model_path)
-        latency = [{**r, "role": role}
+        latency = [LatencyRow(**r, role=role)
                    for r in measure.latency_rows(model.name, candidates, config, size, gmacs, peak_gflops)]
     if data is not None:
         name = "test" if data.test is not None else "validation"
@@ -115,7 +116,7 @@ def measure_model(model, role, config, peak_gflops, out_dir, *, saved_model_path
                                 data.raw[name]))
     epochs = measure.curve(run_dir) if run_dir else []
     row["epochs_to_target"], row["seconds_to_target"] = measure.time_to_target(epochs, config.target_accuracy)
-    return row, latency, epochs
+    return ModelRow(**row, **row_fields), latency, epochs
 
 
 def sweep(names, size, repeats, peak_gflops, log):
@@ -132,10 +133,9 @@ def sweep(names, size, repeats, peak_gflops, log):
         call = compiled_call(build(name, input_shape=(px, px, 3)))
         t = interleaved({name: call}, measure.images(1, px), repeats=repeats, warmup=2)[name]
         gmacs = flops.count(name, px).macs / 1e9
-        rows.append({"model": name, "family": info["family"], "size": px, "params": info["params"],
-                     "gmacs": gmacs, "p50_ms": t.median_ms, "img_s": t.images_per_s,
-                     "top1_published": info["imagenet_top1_published"],
-                     "mfu": gmacs * 2 * t.images_per_s / peak_gflops})
+        rows.append(SweepRow(model=name, family=info["family"], size=px, params=info["params"], gmacs=gmacs,
+                             p50_ms=t.median_ms, img_s=t.images_per_s, top1_published=info["imagenet_top1_published"],
+                             mfu=gmacs * 2 * t.images_per_s / peak_gflops))
         log(f"  sweep {name} ({px} px): {t.median_ms:.1f} ms")
         keras.backend.clear_session()
     return rows
@@ -158,8 +158,10 @@ def _trained(config, data_for, measure_config, peak, log):
         log(f"  {name}: exported {exports[name]}; measuring ...")
         row, lat, curves[name] = measure_model(model, "trained", measure_config, peak, run_dir,
                                                saved_model_path=exports[name], data=data, run_dir=run_dir,
-                                               class_names=class_names, calibration=calibration)
-        models.append({**row, "start": config.weights_for(name) or "scratch", "recipe": config.recipe_for(name)})
+                                               class_names=class_names, calibration=calibration,
+                                               start=config.weights_for(name) or "scratch",
+                                               recipe=config.recipe_for(name))
+        models.append(row)
         latency += lat
     if exports:
         write_models_config(config.export_root)
@@ -176,7 +178,7 @@ def _reference(config, measure_config, peak, log):
         with tempfile.TemporaryDirectory() as out_dir:
             row, lat, _ = measure_model(build(name, input_shape=(px, px, 3)), "reference", measure_config, peak,
                                         out_dir)
-        models.append({**row, "start": config.weights_for(name) or "scratch", "recipe": config.recipe_for(name)})
+        models.append(row)
         latency += lat
     return models, latency
 
@@ -190,11 +192,10 @@ def progress():
 def _rescale_mfu(models, latency, sweep_rows, factor):
     """MFU figures computed against the start's peak, set against the final (best of start and end) one."""
     for row in latency + sweep_rows:
-        if row.get("mfu") is not None:
-            row["mfu"] *= factor
+        if row.mfu is not None:
+            row.mfu *= factor
     for row in models:
-        if row.get("train_mfu") is not None:
-            row["train_mfu"] *= factor
+        row.train_mfu *= factor
 
 
 def _data_per_model(names, data_config):
@@ -214,7 +215,7 @@ def _data_per_model(names, data_config):
 
 
 def run(config, data_config, measure_config=None, log=print):
-    """The whole job; returns the result dict and the report's file paths."""
+    """The whole job; returns the Comparison and the report's file paths."""
     from keras_cls.bench import claims, hardware, report
 
     measure_config = measure_config or measure.MeasureConfig()
@@ -235,16 +236,15 @@ def run(config, data_config, measure_config=None, log=print):
     final, source = hardware.peak(("start", start_peaks), ("end", end_peaks))
     _rescale_mfu(trained + reference, latency + ref_latency, sweep_rows, peak / final)
     log(f"peak used for MFU: {final:.1f} GFLOP/s, {source}")
-    result = {"machine": {**hardware.machine(), "matmul_peak_gflops": final, "peak_source": source,
-                          "matmul_gflops": {"start": start_peaks, "end": end_peaks}},
-              "data": {"name": data_config.path or data_config.source, "source": data_config.source,
-                       "image_size": data_config.image_size,  # None: each model at its own resolution
-                       "train_images": data.sizes.get("train"),
-                       "skipped_inputs": len(data.report.skipped), "note": data.note},
-              "target_accuracy": measure_config.target_accuracy, "models": trained + reference,
-              "latency": latency + ref_latency, "curves": curves, "exports": exports,
-              "sweep": sweep_rows,
-              "config": {"compare": dataclasses.asdict(config), "data": dataclasses.asdict(data_config),
-                         "measure": dataclasses.asdict(measure_config)}}
-    result["claims"] = claims.check(result)
+    result = Comparison(
+        machine={**hardware.machine(), "matmul_peak_gflops": final, "peak_source": source,
+                 "matmul_gflops": {"start": start_peaks, "end": end_peaks}},
+        data=DataSummary(name=data_config.path or data_config.source, source=data_config.source,
+                         image_size=data_config.image_size, train_images=data.sizes.get("train"),
+                         skipped_inputs=len(data.report.skipped), note=data.note),
+        target_accuracy=measure_config.target_accuracy, models=trained + reference, latency=latency + ref_latency,
+        sweep=sweep_rows, curves=curves, exports=exports,
+        config={"compare": dataclasses.asdict(config), "data": dataclasses.asdict(data_config),
+                "measure": dataclasses.asdict(measure_config)})
+    result.claims = claims.check(result)
     return result, report.write(config.report_dir, result)

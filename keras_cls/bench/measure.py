@@ -20,11 +20,6 @@ RUNTIME_NAMES = {"tf": "TF graph", "saved_model": "SavedModel signature", "tflit
                  "tflite_int8": "TFLite int8"}
 
 
-def measured_formats(result):
-    """The formats whose sizes a comparison result holds, in FORMATS order."""
-    return [f for f in FORMATS if any(f in r["mb"] for r in result["models"])]
-
-
 def _check(condition, message):
     if not condition:
         raise ValueError(message)

@@ -1,5 +1,5 @@
-"""The comparison's plots (matplotlib, Agg): accuracy vs latency, accuracy vs GMACs, size per runtime, MFU per
-runtime, training curves. Colours by family, the same in every plot."""
+"""The comparison's plots (matplotlib, Agg) of a Comparison (keras_cls.bench.rows): accuracy vs latency, accuracy
+vs GMACs, size per runtime, MFU per runtime, training curves. Colours by family, the same in every plot."""
 import os
 
 from keras_cls import files
@@ -37,22 +37,22 @@ def _trained_panel(ax, result):
     """Top-1 of each trained model against its batch-1 latency per runtime (int8 with the int8 file's top-1)."""
     from matplotlib.lines import Line2D
 
-    trained = [r for r in result["models"] if r["role"] == "trained" and r.get("top1") is not None]
+    trained = [r for r in result.models if r.role == "trained" and r.top1 is not None]
     colours = {}
     for r in trained:
-        colours[r["model"]] = COLOURS[r["family"]] if r["family"] not in colours.values() else f"C{len(colours) + 2}"
-        for x in result["latency"]:
-            if x["model"] == r["model"] and x["role"] == "trained" and x["batch"] == 1:
-                top1 = r.get("top1_tflite_int8") if x["runtime"] == "tflite_int8" else r["top1"]
+        colours[r.model] = COLOURS[r.family] if COLOURS[r.family] not in colours.values() else f"C{len(colours) + 2}"
+        for x in result.latency:
+            if x.model == r.model and x.role == "trained" and x.batch == 1:
+                top1 = r.top1_tflite_int8 if x.runtime == "tflite_int8" else r.top1
                 if top1 is not None:
-                    ax.scatter(x["p50_ms"], 100 * top1, color=colours[r["model"]], marker=MARKERS[x["runtime"]],
-                               s=60, alpha=0.8)
-    runtimes = sorted({x["runtime"] for x in result["latency"] if x["role"] == "trained"}, key=list(MARKERS).index)
+                    ax.scatter(x.p50_ms, 100 * top1, color=colours[r.model], marker=MARKERS[x.runtime], s=60,
+                               alpha=0.8)
+    runtimes = sorted({x.runtime for x in result.latency if x.role == "trained"}, key=list(MARKERS).index)
     handles = [Line2D([], [], color=c, marker="o", linestyle="", label=m) for m, c in colours.items()] + \
         [Line2D([], [], color="grey", marker=MARKERS[rt], linestyle="", label=rt) for rt in runtimes]
     ax.legend(handles=handles, fontsize=8)
     ax.set(xlabel="batch-1 latency, ms (measured here)", ylabel="test top-1, % (trained here)",
-           title=f"on {result['data']['name']} at {result['data']['image_size'] or 'each model’s own'} px")
+           title=f"on {result.data.name} at {result.data.image_size or 'each model’s own'} px")
 
 
 def accuracy_vs_latency(result, path):
@@ -60,12 +60,11 @@ def accuracy_vs_latency(result, path):
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
     _trained_panel(left, result)
     for family, colour in COLOURS.items():
-        rows = sorted((r for r in result["sweep"] if r["family"] == family), key=lambda r: r["p50_ms"])
-        right.plot([r["p50_ms"] for r in rows], [r["top1_published"] for r in rows], "o-", color=colour,
-                   label=family)
+        rows = sorted((r for r in result.sweep if r.family == family), key=lambda r: r.p50_ms)
+        right.plot([r.p50_ms for r in rows], [r.top1_published for r in rows], "o-", color=colour, label=family)
         for r in rows:
-            right.annotate(r["model"].split("-", 1)[1], (r["p50_ms"], r["top1_published"]), fontsize=8,
-                           xytext=(3, 3), textcoords="offset points")
+            right.annotate(r.model.split("-", 1)[1], (r.p50_ms, r.top1_published), fontsize=8, xytext=(3, 3),
+                           textcoords="offset points")
     right.set(xlabel="batch-1 latency, ms (TF graph, measured here)", ylabel="ImageNet top-1, % (published)",
               title="ImageNet accuracy vs latency on this machine")
     right.legend()
@@ -107,41 +106,39 @@ def _grouped_bars(ax, groups, series, values, ylabel, title):
 def size_per_format(result, path):
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.4))
-    groups = [f"{r['model']} ({r['role']}, {r['size']} px)" for r in result["models"]]
-    from keras_cls.bench.measure import measured_formats
-
-    values = {(g, f): r["mb"][f] for g, r in zip(groups, result["models"]) for f in r["mb"]}
-    _grouped_bars(ax, groups, measured_formats(result), values, "MB", "file size per format")
+    groups = [f"{r.model} ({r.role}, {r.size} px)" for r in result.models]
+    values = {(g, f): r.mb[f] for g, r in zip(groups, result.models) for f in r.mb}
+    _grouped_bars(ax, groups, result.formats(), values, "MB", "file size per format")
     return _save(fig, path)
 
 
 def mfu_per_runtime(result, path):
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.4))
-    rows = [r for r in result["latency"] if r["role"] == "reference" and r["mfu"] is not None] or \
-        [r for r in result["latency"] if r["mfu"] is not None]  # int8 runtimes have speed-ups, not MFU
-    groups = list(dict.fromkeys(f"{r['model']} b{r['batch']}" for r in rows))
-    runtimes = list(dict.fromkeys(r["runtime"] for r in rows))
-    values = {(f"{r['model']} b{r['batch']}", r["runtime"]): 100 * r["mfu"] for r in rows}
+    rows = [r for r in result.latency if r.role == "reference" and r.mfu is not None] or \
+        [r for r in result.latency if r.mfu is not None]  # int8 runtimes have speed-ups, not MFU
+    groups = list(dict.fromkeys(f"{r.model} b{r.batch}" for r in rows))
+    runtimes = list(dict.fromkeys(r.runtime for r in rows))
+    values = {(f"{r.model} b{r.batch}", r.runtime): 100 * r.mfu for r in rows}
     _grouped_bars(ax, groups, runtimes, values, "% of the float32 matmul peak",
-                  f"model FLOP utilisation (peak {result['machine']['matmul_peak_gflops']:.0f} GFLOP/s)")
+                  f"model FLOP utilisation (peak {result.machine['matmul_peak_gflops']:.0f} GFLOP/s)")
     return _save(fig, path)
 
 
 def training_curves(result, path):
     plt = _pyplot()
     fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(12, 4.4), sharey=True)
-    for name, epochs in result["curves"].items():
+    for name, epochs in result.curves.items():
         if not epochs:
             continue
         colour = COLOURS[_family(name)]
         acc = [100 * e.get("val_accuracy", float("nan")) for e in epochs]
         by_epoch.plot([e["epoch"] for e in epochs], acc, "o-", color=colour, label=name, markersize=3)
         by_time.plot([e["seconds"] for e in epochs], acc, "o-", color=colour, label=name, markersize=3)
-    target = 100 * result["target_accuracy"]
+    target = 100 * result.target_accuracy
     for ax, xlabel in ((by_epoch, "epoch"), (by_time, "training seconds (wall, incl. validation)")):
         ax.axhline(target, color="grey", linestyle=":", label=f"target {target:.0f}%")
-        ax.set(xlabel=xlabel, title=f"validation accuracy on {result['data']['name']}")
+        ax.set(xlabel=xlabel, title=f"validation accuracy on {result.data.name}")
         ax.legend(fontsize=8)
     by_epoch.set_ylabel("validation accuracy, %")
     return _save(fig, path)

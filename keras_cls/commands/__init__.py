@@ -25,6 +25,13 @@ def fail(job, error):
     sys.exit(f"keras-cls {job}: error: {error}")
 
 
+def model_file(path):
+    """`path` (--model_path), checked before TensorFlow starts: a missing file is named at once."""
+    if not os.path.isfile(path):
+        raise ValueError(f"--model_path: no model file at {path}")
+    return path
+
+
 def start_tensorflow():
     """Import TensorFlow with its C++ start-up lines held back and its Python warnings (retracing notices) off.
     A job calls it once its flags are checked, so that a bad flag is answered at once rather than after

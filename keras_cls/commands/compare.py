@@ -28,7 +28,7 @@ def report(result, paths):
     from keras_cls.bench.report import headline
 
     print("\n" + headline(result))
-    print("\nclaims: " + "; ".join(f"{c['verdict']}" for c in result["claims"]))
+    print("\nclaims: " + "; ".join(c.verdict for c in result.claims))
     print(f"\nreport: {paths['md']} and {paths['html']} (tables, plots, claims check); CSV and result.json beside")
 
 

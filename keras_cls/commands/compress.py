@@ -9,8 +9,8 @@ import os
 from absl import flags, logging
 
 from keras_cls import configflags
-from keras_cls.commands import fail, start_tensorflow
-from keras_cls.compress.run import CompressConfig
+from keras_cls.commands import fail, model_file, start_tensorflow
+from keras_cls.compress.config import CompressConfig
 from keras_cls.data.config import DataConfig
 
 configflags.define(DataConfig, CompressConfig)
@@ -28,6 +28,7 @@ def main(argv):
     try:
         config = configflags.build(CompressConfig, "compress")  # the flags first: a bad one is named at once
         data_config = configflags.build(DataConfig, "data")
+        model_file(FLAGS.model_path)
         start_tensorflow()
         from keras_cls.data import pipeline
         from keras_cls.export.trained import load_trained

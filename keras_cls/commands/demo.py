@@ -52,9 +52,9 @@ def main(argv):
     except (ValueError, OSError) as e:
         fail("demo", e)
     print("\n" + headline(result))
-    print("\n" + "\n".join(f"- {c['verdict']}: {c['claim']}" for c in result["claims"]))
-    if result["exports"]:
-        print(f"\nSavedModels (TF Serving layout): {', '.join(result['exports'].values())}; int8 TFLite files: "
+    print("\n" + "\n".join(f"- {c.verdict}: {c.claim}" for c in result.claims))
+    if result.exports:
+        print(f"\nSavedModels (TF Serving layout): {', '.join(result.exports.values())}; int8 TFLite files: "
               f"{config.run_root}/<model>/model_int8.tflite")
         print(f"try: keras-cls predict --model={config.export_root}/{config.models[0]} <image files>")
     print(f"\nreport: {paths['md']} and {paths['html']} ({time.perf_counter() - start:.0f} s in all)")

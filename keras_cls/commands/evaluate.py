@@ -8,7 +8,7 @@ import os
 from absl import flags
 
 from keras_cls import configflags
-from keras_cls.commands import fail, start_tensorflow
+from keras_cls.commands import fail, model_file, start_tensorflow
 from keras_cls.data.config import DataConfig
 
 configflags.define(DataConfig)
@@ -22,8 +22,7 @@ def main(argv):
     FLAGS = flags.FLAGS
     try:
         data_config = configflags.build(DataConfig, "data")  # the flags first: a bad one is named at once
-        if not os.path.isfile(FLAGS.model_path):
-            raise ValueError(f"--model_path: no model file at {FLAGS.model_path}")
+        model_file(FLAGS.model_path)
         start_tensorflow()
         import keras
 

@@ -7,7 +7,7 @@ import json
 
 from absl import flags, logging
 
-from keras_cls.commands import fail, start_tensorflow
+from keras_cls.commands import fail, model_file, start_tensorflow
 flags.DEFINE_string("model_path", None, "a .keras model (a run's model.keras)", required=True)
 flags.DEFINE_string("root", "saved_models", "the TF Serving model root: root/<name>/<version>/")
 flags.DEFINE_string("name", None, "model name on the server (default: the run's variant name)")
@@ -19,11 +19,12 @@ flags.DEFINE_string("tflite", None, "also write a float32 TFLite file here (.tfl
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines about saving drown the answer
     del argv
-    start_tensorflow()
-    from keras_cls.export.trained import export_trained
-
     FLAGS = flags.FLAGS
     try:
+        model_file(FLAGS.model_path)
+        start_tensorflow()
+        from keras_cls.export.trained import export_trained
+
         paths = export_trained(FLAGS.model_path, FLAGS.root, FLAGS.name, FLAGS.class_names, FLAGS.top_k, FLAGS.tflite)
     except (ValueError, OSError) as e:
         fail("export", e)

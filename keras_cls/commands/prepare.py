@@ -10,7 +10,7 @@ from absl import logging
 
 from keras_cls import configflags
 from keras_cls.commands import fail, start_tensorflow
-from keras_cls.data.prepare import PrepareConfig
+from keras_cls.data.config import PrepareConfig
 
 configflags.define(PrepareConfig)
 

@@ -7,9 +7,8 @@ int8: int8 weights and activations calibrated on a representative set of images,
 import numpy as np
 import tensorflow as tf
 
+from keras_cls.compress.config import PTQ_METHODS as METHODS
 from keras_cls.export.lite import convert as convert_with_contract, converter
-
-METHODS = ("float32", "dynamic", "float16", "int8")
 
 
 def representative_images(images, model, limit=200):

@@ -24,35 +24,8 @@ import tensorflow as tf
 
 from keras_cls import files
 from keras_cls.data import decode, sources
-from keras_cls.data.contract import MAX_PIXELS
 
 WORK = ".prepare"
-
-
-@dataclasses.dataclass(frozen=True)
-class PrepareConfig:
-    path: Optional[str] = None            # the image folder: root/<class>/<image> or root/train|val|test/<class>/...
-    out_dir: Optional[str] = None         # where the shards and manifest.json go
-    images_per_shard: int = 1024          # records per shard (ImageNet's train shards hold ~1,250)
-    validation_fraction: float = 0.1      # held out of train when the folder has no val/validation split
-    test_fraction: float = 0.0            # held out of train when the folder has no test split
-    verify: str = "header"                # header: check each file's header; full: also decode every image
-    max_pixels: int = MAX_PIXELS          # images with more pixels (from the header) are skipped as bombs
-    workers: int = 4                      # shards written at the same time
-    seed: int = 0                         # the order of images across shards (each shard mixes the classes)
-
-    def __post_init__(self):
-        checks = [(bool(self.path) and bool(self.out_dir), "path (the image folder) and out_dir are required"),
-                  (self.images_per_shard >= 1, f"images_per_shard must be >= 1, got {self.images_per_shard}"),
-                  (self.workers >= 1, f"workers must be >= 1, got {self.workers}"),
-                  (self.verify in ("header", "full"), f"verify must be header or full, got {self.verify!r}"),
-                  (self.max_pixels >= 1, f"max_pixels must be >= 1, got {self.max_pixels}")]
-        checks += [(0 <= getattr(self, n) < 0.5, f"{n} must be in [0, 0.5), got {getattr(self, n)}")
-                   for n in ("validation_fraction", "test_fraction")]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
-
 
 
 @dataclasses.dataclass

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from keras_cls.data import DataConfig, decode, load, prepare, sources
+from keras_cls.data.config import PrepareConfig
 from tests.data.images import bad_images, good_images, write_folder
 from tests.data.test_sources import _example
 
@@ -21,7 +22,7 @@ BAD = len(bad_images())
 
 
 def _config(tmp_path, **kwargs):
-    return prepare.PrepareConfig(**{"path": str(tmp_path / "imgs"), "out_dir": str(tmp_path / "shards"),
+    return PrepareConfig(**{"path": str(tmp_path / "imgs"), "out_dir": str(tmp_path / "shards"),
                                     "images_per_shard": 4, "validation_fraction": 0.2, "workers": 2, **kwargs})
 
 
@@ -98,7 +99,7 @@ def test_a_failed_run_continues_with_the_shards_not_yet_written(tmp_path, monkey
     prepare.prepare(config, log=lines.append)
     assert "nothing to do" in lines[-1]
     with pytest.raises(ValueError, match="path \\(the image folder\\) and out_dir are required"):
-        prepare.PrepareConfig(path=str(tmp_path))
+        PrepareConfig(path=str(tmp_path))
 
 
 @pytest.mark.slow
