@@ -142,12 +142,14 @@ def training(model, config, gmacs, peak_gflops):
 
     from keras_cls.compress.bridge import build_args
     from keras_cls.models import build
+    from keras_cls.train.trainer import build_state
 
     twin = build(model.name, **build_args(model))
     twin.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="categorical_crossentropy")
     classes = twin.output_shape[-1]
     x = images(config.train_batch, model.input_shape[1], seed=7)
     y = np.eye(classes, dtype=np.float32)[np.arange(config.train_batch) % classes]
+    build_state(twin, (x, y))  # one trace of the step, not two
     with PeakMemory() as peak:
         twin.train_on_batch(x, y)
         start = time.perf_counter()
