@@ -40,7 +40,10 @@ def test_peak_is_the_best_kernel_at_several_sizes_at_start_and_end():
     peaks = hardware.matmul_gflops(sizes=(128, 256), seconds=0.2)
     assert set(peaks) == {"tensorflow matmul 128", "numpy matmul 128", "tensorflow matmul 256", "numpy matmul 256",
                           "tensorflow conv3x3 56x56x256"}
-    assert all(0.5 < p < 1e5 for p in peaks.values())  # GFLOP/s: a core does a few; no machine here 100 TFLOP/s
+    # GFLOP/s: a core does a few, no machine here 100 TFLOP/s. One kernel alone can collapse while other processes
+    # hold the cores (numpy's 128 matmul measured 0.2 beside two busy processes: its BLAS threads wait on each
+    # other), which is why the peak is the best of several kernels.
+    assert all(0 < p < 1e5 for p in peaks.values()) and max(peaks.values()) > 5, peaks
     best, source = hardware.peak(("start", {"numpy matmul 256": 90.0}), ("end", {"tensorflow conv3x3": 120.0}))
     assert (best, source) == (120.0, "tensorflow conv3x3 (end)")
 
