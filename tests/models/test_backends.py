@@ -55,6 +55,8 @@ def test_gpu_check_runs_on_tiny_settings_and_names_what_it_skips():
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["backend"] == "jax" and result["tensorflow_imported"] is False
     run = result["ours"]["resnet-50 mixed_bfloat16"]
-    assert run["img_s"] > 0 and run["batch"] == 2 and run["vs_nvidia_1xa100_amp"] == round(run["img_s"] / 2375, 3)
+    # the ratio is rounded from the unrounded img/s (8.33 img/s: 0.004, where 8.3 / 2375 rounds to 0.003)
+    assert run["img_s"] > 0 and run["batch"] == 2
+    assert run["vs_nvidia_1xa100_amp"] == pytest.approx(run["img_s"] / 2375, abs=6e-4)
     if util.find_spec("timm") is None:
         assert result["timm"]["resnet-50"].startswith("skipped: needs")

@@ -40,6 +40,7 @@ class CrashAt(keras.callbacks.Callback):
             raise KeyboardInterrupt(f"crash at epoch {epoch}")
 
 
+@pytest.mark.slow  # ~25 s: two trainings in this process
 def test_two_phases_one_log_and_a_crash_in_phase_two_resumes_phase_two(tmp_path, pretrained, capsys):
     trainer = Trainer(_config(tmp_path, pretrained, head_epochs=1), TINY_DATA)
     assert trainer.recipe.head_fraction > 0 and [p.name for p in trainer.phases] == ["head", "backbone"]

@@ -30,6 +30,7 @@ class _StateAtStart(keras.callbacks.Callback):
         self.built = self.model.optimizer.built and all(getattr(m, "built", True) for m in self.model.metrics)
 
 
+@pytest.mark.slow  # ~25 s: two trainings in this process
 def test_run_directory_holds_everything(tmp_path):
     probe = _StateAtStart()
     metrics = Trainer(_config(tmp_path), TINY_DATA).run(callbacks=[probe])
