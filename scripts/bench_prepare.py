@@ -13,6 +13,7 @@ flags.DEFINE_integer("images", 20000, "JPEG files written for the test folder")
 flags.DEFINE_integer("small", 2000, "the smaller data set of the load-time comparison")
 flags.DEFINE_integer("workers", 4, "prepare's parallel shard writers")
 flags.DEFINE_integer("images_per_shard", 1024, "records per shard")
+flags.DEFINE_integer("batch_size", 64, "the first batch's images in the load-time comparison")
 flags.DEFINE_string("json", None, "write the figures as JSON here")
 FLAGS = flags.FLAGS
 
@@ -39,7 +40,8 @@ def _load_seconds(out, manifest):
         os.rename(path, hidden)
     try:
         return first_batch_seconds(DataConfig(source="tfrecord", path=out, num_classes=None if manifest else 4,
-                                              image_size=224, batch_size=64, validation_fraction=0, test_fraction=0))
+                                              image_size=224, batch_size=FLAGS.batch_size,
+                                              validation_fraction=0, test_fraction=0))
     finally:
         if not manifest:
             os.rename(hidden, path)

@@ -19,14 +19,35 @@ import time
 PUBLISHED = {"efficientnet-b0": {1: 3454, 8: 20647}, "resnet-50": {1: 2375, 8: 17400}}
 
 
-def free_ports(n):
-    """n TCP ports on 127.0.0.1 that were free a moment ago (for local workers' cluster specs)."""
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = map(int, f.read().split())
+    except (OSError, ValueError):  # not Linux: IANA's dynamic range
+        low, high = 49152, 65535
+    return low, high
+
+
+def free_ports(n, rng=None):
+    """n TCP ports on 127.0.0.1, free now, for local workers' cluster specs. A port a socket bound to port 0 was
+    given and then closed can be handed to any other process's bind(0) or outgoing connection before the worker
+    binds it; these are drawn at random from below the kernel's ephemeral range, which only an explicit bind takes,
+    and each was bound once here to see that it is free."""
+    import random
+
+    rng = rng or random.SystemRandom()
+    low, high = _ephemeral_range()
+    lowest, highest = (10000, low - 1) if low > 11000 else (high + 1, 65535)
+    ports = []
+    while len(ports) < n:
+        port = rng.randint(lowest, highest)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        if port not in ports:
+            ports.append(port)
     return ports
 
 
@@ -57,19 +78,21 @@ def _worker(args):
 
     from keras_cls.models import build
     from keras_cls.train import multiworker
+    from keras_cls.train.trainer import build_state
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     batch, size = args["global_batch"], args["image_size"]
-    with strategy.scope():
+    with strategy.scope():  # compiled as the Trainer compiles: the step is fit's own Model.train_step
         model = build(args["model"], num_classes=10, input_shape=(size, size, 3))
-        optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
-        optimizer.build(model.trainable_variables)
-    loss = keras.losses.CategoricalCrossentropy(reduction=None)
+        model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                      loss=keras.losses.CategoricalCrossentropy(), metrics=[keras.metrics.CategoricalAccuracy()])
     images = np.random.default_rng(0).integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
     labels = np.eye(10, dtype=np.float32)[np.arange(batch) % 10]
-    data = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    data = tf.data.Dataset.from_tensors((tf.cast(images, tf.float32), labels)).repeat()
+    with strategy.scope():
+        build_state(model, data.element_spec)
     iterator = iter(strategy.experimental_distribute_dataset(data))
-    step = multiworker._train_step(strategy, model, optimizer, loss, batch, 5)
+    step = multiworker._train_step(strategy, model)
     grads = [tf.zeros_like(v) for v in model.trainable_variables]
 
     @tf.function

@@ -85,8 +85,10 @@ def _arm(name, run_dir, seeds, **settings):
             "epochs": results[0]["epochs"], "seconds": float(np.mean([r["seconds"] for r in results]))}
 
 
-def run(models, root, shots=10, pretrain_epochs=6, epochs=5, steps=10, seeds=3, log=print):
-    """One row per (model, start): top-1 on digits 5-9's test split (mean over seeds), epochs, training seconds."""
+def run(models, root, shots=10, pretrain_epochs=6, epochs=5, steps=10, seeds=3, log=print, pretrain_steps=None,
+        arms=ARMS):
+    """One row per (model, start): top-1 on digits 5-9's test split (mean over seeds), epochs, training seconds.
+    pretrain_steps: steps per pretraining epoch (None: the whole split); arms: the transfer arms (of ARMS) to run."""
     from keras_cls.train.recipes import RECIPES
 
     data, rows, rate = tasks(shots), [], RECIPES["fast"].learning_rate
@@ -94,19 +96,19 @@ def run(models, root, shots=10, pretrain_epochs=6, epochs=5, steps=10, seeds=3, 
         log(f"{name}: pretraining on digits 0-4 x 4 rotations ({len(data['pretrain'][0])} images, "
             f"{pretrain_epochs} epochs)")
         pre_dir = os.path.join(root, name, "pretrain")
-        pre = _train(name, pre_dir, data["pretrain"], pretrain_epochs, None, recipe="fast")
+        pre = _train(name, pre_dir, data["pretrain"], pretrain_epochs, pretrain_steps, recipe="fast")
         weights = _weights_file(pre_dir)
         common = dict(arrays=data["target"], epochs=epochs, steps=steps)
         log(f"{name}: digits 5-9 with {shots} images a class, {epochs} epochs x {steps} steps, transfer and "
             f"scratch, {seeds} seed(s) each")
-        for i, (arm, settings) in enumerate(ARMS):
+        for i, (arm, settings) in enumerate(arms):
             result = _arm(name, os.path.join(root, name, f"transfer-{i + 1}"), seeds, **common, weights=weights,
                           learning_rate=rate, **settings)
             rows.append({"model": name, "start": f"digits 0-4 backbone, {arm}", **result,
                          "pretrain_top1": pre["top1"], "pretrain_seconds": pre["seconds"]})
         rows.append({"model": name, "start": "scratch (fast recipe)",
                      **_arm(name, os.path.join(root, name, "scratch"), seeds, **common, recipe="fast")})
-        log("  " + ", ".join(f"{r['start']}: {100 * r['top1']:.1f}%" for r in rows[-len(ARMS) - 1:]))
+        log("  " + ", ".join(f"{r['start']}: {100 * r['top1']:.1f}%" for r in rows[-len(arms) - 1:]))
     return rows
 
 

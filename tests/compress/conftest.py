@@ -44,17 +44,18 @@ def small(name, seed=3):
     return randomize(keras_cls.build(name, num_classes=10, input_shape=(SIZE, SIZE, 3)), seed=seed)
 
 
-# TFLite's int8 softmax answers in steps of 1/256: scores of a random-weight model that differ by less are ties.
-INT8_STEP = 1 / 256
-# A random-weight model rates its best classes within a few hundredths of each other on many images (0.454 vs 0.442
-# seen), less than int8's own error on such large logits: where the file picks one of those, it tracks the model.
-INT8_NEAR = 0.05
+# Where the model's best class leads its second by less than a quantized file's own error, either answer is right:
+# agreement is counted on the images where the lead is larger (MARGIN, by the file's kind), and enough of the 64
+# must be such images for the figure to mean anything. Random-weight ResNet-18 leads by > 0.05 on ~48 of 64 images
+# (its int8 file agreed on 0.98 of them, a broken file on ~0.1); the shallow B0's scores are closer (0.15 vs
+# 0.1 for uniform: leads of 0.01-0.02), and so are its files' (int8: 0.0025 at most).
+MARGIN = {"float32": 0.0, "float16": 0.002, "dynamic": 0.05, "int8": 0.05, "int8-b0": 0.01}
 
 
-def agreement(got, expected, step=0.0, near=0.0):
-    """Fraction of images on which the file tracks the model: the model's top-1 class also scores top in `got`
-    within `step` (the output's resolution; a tie quantization made is no disagreement), or the file's top-1 is a
-    class the model scores within `near` of its best."""
-    top = np.take_along_axis(got, np.argmax(expected, -1)[:, None], -1)[:, 0]
-    theirs = np.take_along_axis(expected, np.argmax(got, -1)[:, None], -1)[:, 0]
-    return float(np.mean((top >= got.max(-1) - step - 1e-7) | (theirs >= expected.max(-1) - near - 1e-7)))
+def agreement(got, expected, margin, least=32):
+    """Fraction of the images on which the model's top-1 class leads by more than `margin` where the file's top-1
+    is the same class; at least `least` of them must lead by that much (else the check would be vacuous)."""
+    ranked = np.sort(expected, -1)
+    decisive = ranked[:, -1] - ranked[:, -2] > margin
+    assert decisive.sum() >= least, f"only {decisive.sum()} of {len(expected)} images lead by more than {margin}"
+    return float(np.mean(np.argmax(got, -1)[decisive] == np.argmax(expected, -1)[decisive]))

@@ -6,7 +6,7 @@ import pytest
 from keras_cls.compress import NotKerasClsModel, build_args, to_keras, to_tf_keras
 from tests.compress.conftest import SIZE, small
 
-tf_keras = pytest.importorskip("tf_keras", reason="needs tf-keras (the [compress] extra)")
+import tf_keras  # noqa: E402  (the [compress] extra)
 
 
 @pytest.mark.parametrize("name", ["efficientnet-b0", "efficientnetv2-b0", "resnet-18"])

@@ -8,20 +8,17 @@ import pytest
 from keras_cls.compress import CompressConfig, ptq, to_keras, to_tf_keras
 from keras_cls.export.lite import TFLiteModel
 from keras_cls.files import write_bytes
-from tests.compress.conftest import CONTRACT, INT8_NEAR, INT8_STEP, agreement, small
+from tests.compress.conftest import CONTRACT, MARGIN, agreement, small
+from tests.conftest import residual_layers
 
-pytest.importorskip("tensorflow_model_optimization", reason="needs tensorflow-model-optimization ([compress])")
-pytest.importorskip("ai_edge_litert", reason="needs ai-edge-litert ([serving])")
 
 FAMILIES = ["resnet-18", "efficientnet-b0"]
 # Each conversion costs 20-90 s: part of `make test`, not of `make test-fast` (which keeps the bad-input checks).
 SLOW = [pytest.param(family, marks=pytest.mark.slow) for family in FAMILIES]
 TINY = CompressConfig(fine_tune_epochs=1, steps_per_epoch=3, learning_rate=1e-5)
-# Lowest top-1 agreement with the float model on 64 digits images (random-weight models, whose class scores are
-# closer together than a trained model's, so these bounds are loose for trained ones).
-BOUNDS = {"float32": 1.0, "float16": 0.95, "dynamic": 0.9, "int8": 0.8}
-# How close to the model's best a class the file picks must be scored by the model (see INT8_NEAR).
-NEAR = {"float32": 0.0, "float16": 0.01, "dynamic": INT8_NEAR, "int8": INT8_NEAR}
+# Lowest top-1 agreement with the float model on the 64 digits images where the model's lead exceeds MARGIN
+# (random-weight ResNet-18 measured: float16 1.0, dynamic 1.0, int8 0.98; a broken file agrees on ~0.1).
+BOUNDS = {"float32": 1.0, "float16": 1.0, "dynamic": 0.95, "int8": 0.9}
 
 
 def _lite(content, tmp_path, name):
@@ -33,9 +30,13 @@ def test_post_training_int8_of_efficientnet(batch, digits_data, tmp_path, shallo
     # The converter is slow on B0's graph (~25 s a file): int8 only, on the shallow B0; ResNet-18 gets every method
     # in test_compress_writes_artifacts_and_table, B0's float32 file is checked in tests/export/test_tflite.py.
     model = small(shallow_b0)
+    assert residual_layers(model) == (["block6b_add"], ["block6b_drop"])  # a residual block behind drop-connect
     calibration = np.concatenate([x.numpy() for x, _ in digits_data.validation.take(2)])
     got = _lite(ptq.convert(model, "int8", calibration, preprocessing=CONTRACT), tmp_path, "int8")(batch)["scores"]
-    assert agreement(got, model(batch, training=False).numpy(), INT8_STEP, NEAR["int8"]) >= BOUNDS["int8"]
+    expected = model(batch, training=False).numpy()
+    # measured 1.0 on all 64 images (their leads 0.01-0.02), scores within 0.0025
+    assert agreement(got, expected, MARGIN["int8-b0"]) >= BOUNDS["int8"]
+    np.testing.assert_allclose(got, expected, atol=0.01, rtol=0)
 
 
 @pytest.mark.parametrize("family", SLOW)
@@ -54,14 +55,17 @@ def test_quantization_aware_training(family, batch, digits_data, tmp_path, reque
     # next to its 0.43M weights; ResNet-18 0.26)
     assert len(int8) >= convolutions and len(content) < 0.45 * 4 * model.count_params()
     got = _lite(content, tmp_path, "qat")(batch)["scores"]
-    np.testing.assert_allclose(got.sum(-1), 1.0, atol=0.02)
+    # Against the fake-quantized model the int8 file implements. Not closer: tfmot simulates int8 convolution
+    # weights before BatchNormalization is folded into them, while TFLite quantizes the folded weights; with random
+    # BN statistics that gap is large (trained models lose <= 0.3 pt, see bench_compress). Measured: ResNet-18 0.89
+    # on the 44 images leading by > 0.05; the shallow B0 0.94 on the 47 leading by > 0.01, scores within 0.03.
+    expected = quantized(batch, training=False).numpy()
     if family == "resnet-18":
-        # Not closer: tfmot simulates int8 convolution weights before BatchNormalization is folded into them,
-        # while TFLite quantizes the folded weights; with random BN statistics that gap is large (0.77 seen;
-        # trained models lose <= 0.3 pt, see bench_compress). Chance would be 0.1. Random-weight B0's scores differ
-        # between images by less than that gap (std 0.008 vs mean |diff| 0.009), so its top-1 is not compared.
-        expected = quantized(batch, training=False).numpy()  # the fake-quantized model the int8 file implements
-        assert agreement(got, expected, INT8_STEP) >= 0.6
+        assert agreement(got, expected, MARGIN["int8"]) >= 0.75
+    else:
+        assert residual_layers(model)[0] == ["block6b_add"]
+        assert agreement(got, expected, MARGIN["int8-b0"], least=24) >= 0.8
+        np.testing.assert_allclose(got, expected, atol=0.06, rtol=0)
 
 
 @pytest.mark.slow
@@ -71,8 +75,9 @@ def test_pruning_with_depthwise(batch, digits_data, tmp_path, shallow_b0):
 
     # ResNet-18 is pruned (and its sparsity checked) in test_compress_writes_artifacts_and_table; B0 here, with its
     # depthwise kernels pruned too (left dense by default: test_depthwise_is_left_dense_by_default).
-    family, depthwise = shallow_b0, True
-    pruned = prune.prunable(to_tf_keras(small(family)), 0.5, total_steps=3, depthwise=depthwise)
+    model, depthwise = small(shallow_b0), True
+    assert residual_layers(model)[0] == ["block6b_add"]
+    pruned = prune.prunable(to_tf_keras(model), 0.5, total_steps=3, depthwise=depthwise)
     fine_tune(pruned, digits_data, TINY, callbacks=prune.callbacks())
     stripped = prune.strip(pruned)
     report = prune.sparsity_report(stripped, depthwise=depthwise)
@@ -137,8 +142,7 @@ def test_compress_writes_artifacts_and_table(batch, digits_data, tmp_path):
     expected = model(batch, training=False).numpy()
     for method, bound in BOUNDS.items():
         got = TFLiteModel(by[method]["file"])(batch)["scores"]
-        int8 = method == "int8"
-        assert agreement(got, expected, INT8_STEP if int8 else 0.0, NEAR[method]) >= bound, method
+        assert agreement(got, expected, MARGIN[method]) >= bound, method
     np.testing.assert_allclose(TFLiteModel(by["float32"]["file"])(batch)["scores"], expected, atol=1e-4, rtol=0)
     # The raw 8x8 digits, which every file resizes itself by the contract: inside each file (int8 included) the
     # contract's uint8 output is the contract function's, bit for bit (integer arithmetic, which the quantizer leaves
@@ -149,7 +153,7 @@ def test_compress_writes_artifacts_and_table(batch, digits_data, tmp_path):
     expected = model(resized, training=False).numpy()
     for method in ("float32", "int8"):  # 8 images: reading every tensor runs without XNNPACK
         assert np.array_equal(_contract_output(by[method]["file"], raw[:8]), resized[:8]), method
-    assert agreement(TFLiteModel(by["int8"]["file"])(raw)["scores"], expected, INT8_STEP, INT8_NEAR) >= BOUNDS["int8"]
+    assert agreement(TFLiteModel(by["int8"]["file"])(raw)["scores"], expected, MARGIN["int8"]) >= BOUNDS["int8"]
 
 
 def _contract_output(path, images):

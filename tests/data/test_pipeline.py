@@ -46,9 +46,15 @@ def test_transforms_keep_the_contract():
         assert out.shape == (32, 32, 3) and out.dtype == tf.uint8
     # evaluation: a center crop of 87.5% of the shorter side, no randomness
     assert np.array_equal(eval_transform(image, 32, 0.875).numpy(), eval_transform(image, 32, 0.875).numpy())
-    # pad-and-crop only translates: with no padding it is the plain resize
+    # pad-and-crop only translates: each output is the plain resize shifted by at most pad_crop pixels, zero-filled
     resized = tf.cast(tf.round(tf.image.resize(image, (32, 32))), tf.uint8).numpy()
-    assert np.array_equal(train_transform(image, seed, 32, (1, 1), False, pad_crop=1).numpy().shape, resized.shape)
+    padded, shifts = np.pad(resized, ((4, 4), (4, 4), (0, 0))), set()
+    for s in range(6):
+        out = train_transform(image, tf.constant([s, 7], tf.int64), 32, (1, 1), False, pad_crop=4).numpy()
+        found = [(y, x) for y in range(9) for x in range(9) if np.array_equal(out, padded[y:y + 32, x:x + 32])]
+        assert len(found) == 1, s
+        shifts.add(found[0])
+    assert len(shifts) > 1  # the offset is random
 
 
 def _bilinear_center_crop(image, size, crop):

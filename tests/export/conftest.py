@@ -10,7 +10,7 @@ import tensorflow as tf
 import keras_cls
 from keras_cls.data.contract import Preprocessing
 from keras_cls.export import saved_model, tflite
-from tests.conftest import randomize, shallow_b0
+from tests.conftest import randomize, residual_layers, shallow_b0
 
 SIZE = (64, 64)
 NAMES = ["cat", "dog", "fox"]
@@ -40,6 +40,7 @@ def model(tmp_path_factory):
     path = _shared(tmp_path_factory, "b0.weights.h5", lambda p: randomize(_build(), seed=4).save_weights(p))
     model = _build()
     model.load_weights(path)
+    assert residual_layers(model) == (["block6b_add"], ["block6b_drop"])  # what every export must carry
     return model
 
 

@@ -24,7 +24,6 @@ def test_rest_client(exported):
 
 
 def test_grpc_client(exported):
-    pytest.importorskip("tensorflow_serving", reason="gRPC needs tensorflow-serving-api (keras_cls[serving])")
     server, port = serving_double.grpc_server("b0", exported[0])
     try:
         client = open_classifier(f"grpc://127.0.0.1:{port}/b0")

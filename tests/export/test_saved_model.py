@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import keras_cls
-
+from keras_cls.data.contract import Preprocessing
 from keras_cls.export import next_version, saved_model, write_models_config
 from tests.export.conftest import CONTRACT, NAMES, jpeg, keras_scores
 
@@ -85,7 +85,11 @@ def test_failure_while_writing_leaves_no_partial_version(tmp_path, monkeypatch):
         saved_model(model, root=str(tmp_path), class_names=NAMES)
     # no "2", no temporary folder left: neither this one's nor the killed export's
     assert sorted(os.listdir(tmp_path / "resnet-18")) == ["1"]
-    assert sorted(os.listdir(first)) == before and tf.saved_model.load(first) is not None
+    assert sorted(os.listdir(first)) == before
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")  # version 1 still serves
+    got = tf.saved_model.load(first).signatures["serve_images"](images=tf.constant(x))["scores"].numpy()
+    direct = model(tf.cast(Preprocessing(32).apply(x), tf.float32), training=False).numpy()  # default contract
+    np.testing.assert_allclose(got, direct, atol=1e-5, rtol=0)
 
 
 def test_bad_input_to_the_signatures(exported):

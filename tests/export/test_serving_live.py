@@ -4,12 +4,12 @@ Runs where `tensorflow_model_server` is on PATH (TF Serving's binary, or its Doc
 """
 import os
 import shutil
-import socket
 import subprocess
 import time
 
 import pytest
 
+from keras_cls.bench.scaling import free_ports
 from keras_cls.export import write_models_config
 from keras_cls.export.client import GrpcClient, RestClient, ServingError
 from tests.export.checks import check_client
@@ -17,12 +17,6 @@ from tests.export.checks import check_client
 SERVER = shutil.which("tensorflow_model_server")
 pytestmark = pytest.mark.skipif(SERVER is None, reason="needs TF Serving's tensorflow_model_server on PATH "
                                                        "(not installable on this machine)")
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_until_available(client, process, seconds=120):
@@ -41,7 +35,7 @@ def _wait_until_available(client, process, seconds=120):
 
 def test_model_server_answers_like_the_local_saved_model(exported, tmp_path):
     path, root = exported
-    grpc_port, rest_port = _free_port(), _free_port()
+    grpc_port, rest_port = free_ports(2)  # below the ephemeral range: no other process is handed them meanwhile
     config = write_models_config(str(root), path=str(tmp_path / "models.config"))
     log = open(tmp_path / "server.log", "w")
     process = subprocess.Popen([SERVER, f"--port={grpc_port}", f"--rest_api_port={rest_port}",

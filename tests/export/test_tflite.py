@@ -10,7 +10,7 @@ from keras_cls.export import TFLiteModel, tflite
 from keras_cls.files import write_bytes
 from tests.export.conftest import CONTRACT, NAMES, jpeg, keras_scores
 
-lite = pytest.importorskip("ai_edge_litert", reason="running TFLite files needs ai-edge-litert (keras_cls[serving])")
+import ai_edge_litert as lite  # noqa: E402  (keras_cls[serving]; `make test` installs it)
 
 
 def test_signature_has_the_serving_contract(tflite_file):

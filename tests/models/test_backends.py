@@ -1,4 +1,4 @@
-"""DESIGN decision 11: `keras_cls.build` and the weight loaders are backend-agnostic Keras 3 and never import
+"""`keras_cls.build` and the weight loaders are backend-agnostic Keras 3 and never import
 TensorFlow, so the models run where no TensorFlow wheel goes (the GPU check runs them on JAX)."""
 import importlib.util
 import os
@@ -25,8 +25,8 @@ assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), again.get_w
 x = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype("float32")
 b0 = keras_cls.build("efficientnet-b0")
 again.compile("adam", "sparse_categorical_crossentropy")
-loss = again.fit(x, np.arange(8) % 3, epochs=2, batch_size=4, verbose=0).history["loss"]
-assert all(np.isfinite(loss)) and again.predict(x, verbose=0).shape == (8, 3), loss
+loss = again.fit(x, np.arange(8) % 3, epochs=3, batch_size=4, verbose=0).history["loss"]
+assert all(np.isfinite(loss)) and loss[-1] < loss[0] and again.predict(x, verbose=0).shape == (8, 3), loss
 print(keras.backend.backend(), "tensorflow" in sys.modules, b0.count_params())
 """
 
@@ -56,7 +56,7 @@ def test_gpu_check_runs_on_tiny_settings_and_names_what_it_skips():
     assert result["backend"] == "jax" and result["tensorflow_imported"] is False
     run = result["ours"]["resnet-50 mixed_bfloat16"]
     # the ratio is rounded from the unrounded img/s (8.33 img/s: 0.004, where 8.3 / 2375 rounds to 0.003)
-    assert run["img_s"] > 0 and run["batch"] == 2
+    assert 0.5 < run["img_s"] < 5000 and run["batch"] == 2  # a ResNet-50 step on 2 images at 32 px, on a CPU
     assert run["vs_nvidia_1xa100_amp"] == pytest.approx(run["img_s"] / 2375, abs=6e-4)
     if util.find_spec("timm") is None:
         assert result["timm"]["resnet-50"].startswith("skipped: needs")

@@ -3,16 +3,15 @@ import keras
 import numpy as np
 import pytest
 
-from keras_cls.models import build, flops, list_models, model_info
+from keras_cls.models import build, flops, get_spec, list_models, model_info
 from tests.conftest import images
+from tests.models.test_parity import APPS
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", list_models())
-def test_every_variant_builds_with_exact_counts(name, reference):
-    """The shared harness: each variant at its default resolution, counted from its layers and analytically."""
-    model = build(name)
-    analytic, from_layers = flops.count(name), flops.count_model(model)
+def check_counts(model, name, size, reference):
+    """A built variant against its analytic counts at `size` (layer by layer: parameters, MACs, activations) and
+    against the published parameter counts (which no input size changes)."""
+    analytic, from_layers = flops.count(name, size), flops.count_model(model)
     assert model.count_params() == analytic.params
     assert (from_layers.trainable, from_layers.non_trainable) == (analytic.trainable, analytic.non_trainable)
     assert from_layers.macs == analytic.macs and from_layers.activations == analytic.activations
@@ -21,8 +20,19 @@ def test_every_variant_builds_with_exact_counts(name, reference):
         assert model.count_params() == ref["keras_applications"]["total"]
     if ref.get("torchvision"):
         assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == ref["torchvision"]["trainable"]
-    assert model.input_shape == (None, ref["resolution"], ref["resolution"], 3) and model.output_shape == (None, 1000)
+    assert get_spec(name).resolution == ref["resolution"] and model.output_shape[-1] == 1000
     assert not any(type(l).__name__ == "Lambda" for l in model.layers)
+
+
+# The EfficientNets keras.applications has are built, counted and compared output for output in test_parity.py
+# (one build each, at a small odd size: the counts are checked at any size); these are the others.
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in list_models() if n not in APPS])
+def test_every_variant_builds_with_exact_counts(name, reference):
+    """The shared harness: each variant at its default resolution, counted from its layers and analytically."""
+    model = build(name)
+    check_counts(model, name, None, reference)
+    assert model.input_shape == (None, reference[name]["resolution"], reference[name]["resolution"], 3)
 
 
 @pytest.mark.parametrize("name", ["efficientnet-b0", "efficientnetv2-b0", "resnet-18"])
@@ -94,7 +104,12 @@ def test_stochastic_depth_and_dropout_are_configurable():
     off = build("efficientnet-b0", input_shape=(64, 64, 3), dropout_rate=0.0, drop_connect_rate=0.0)
     assert not any(type(l).__name__ == "Dropout" for l in off.layers)
     resnet = build("resnet-18", input_shape=(64, 64, 3), drop_connect_rate=0.1, dropout_rate=0.3)
-    assert resnet.get_layer("top_dropout").rate == 0.3 and resnet.get_layer("layer4_1_drop").rate > 0
+    assert resnet.get_layer("top_dropout").rate == 0.3
+    # stochastic depth grows linearly with the block's index (of 8): none on the first block, 0.1 x 7/8 on the last
+    rates = {l.name: l.rate for l in resnet.layers if l.name.endswith("_drop")}
+    blocks = [f"layer{i}_{j}_drop" for i in range(1, 5) for j in range(2)]
+    assert list(rates) == blocks[1:] and rates == pytest.approx({b: 0.1 * k / 8 for k, b in enumerate(blocks) if k})
+    assert all(resnet.get_layer(b).noise_shape == (None, 1, 1, 1) for b in rates)  # whole branches per example
 
 
 def test_resnet_layer_names_follow_torchvision():

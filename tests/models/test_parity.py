@@ -38,11 +38,15 @@ def _cases():
 
 
 @pytest.mark.parametrize("name,size", _cases())
-def test_outputs_match_keras_applications(name, size, tmp_path):
+def test_outputs_match_keras_applications(name, size, tmp_path, reference):
     theirs = randomize(APPS[name](weights=None, input_shape=(*size, 3), classifier_activation=None))
     path = str(tmp_path / "theirs.weights.h5")
     theirs.save_weights(path)
     ours = build(name, input_shape=(*size, 3), weights=path, classifier_activation=None)
+    if size == _sizes(name)[-1]:  # the variant's counts, once (test_build.py builds the variants not here)
+        from tests.models.test_build import check_counts
+
+        check_counts(ours, name, size, reference)
     x = images(size)
     expected, got = theirs(x, training=False).numpy(), ours(x, training=False).numpy()
     assert np.std(expected) > 1e-3  # the comparison is not between two constants

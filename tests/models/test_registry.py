@@ -1,4 +1,6 @@
 """Names, aliases, model_info and analytic counts against the published figures (no model is built here)."""
+import os
+
 import pytest
 
 from keras_cls.models import flops, get_spec, list_models, model_info, registry
@@ -76,13 +78,26 @@ def test_model_info_fields():
     assert model_info("efficientnetv2-xl")["imagenet_weights"] is False
 
 
-def test_readme_table_is_generated():
+def test_readme_table_is_generated(tmp_path):
+    """scripts/readme_table.py: --check passes on the README as committed, fails on a stale copy, which a run fixes."""
+    import subprocess
+    import sys
     from pathlib import Path
 
-    from keras_cls.models.info import variant_table
-
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    assert variant_table() in readme, "README's variant table is stale: run `python scripts/readme_table.py`"
+    root = Path(__file__).parents[2]
+    script = lambda *a: subprocess.run([sys.executable, str(root / "scripts" / "readme_table.py"), *a],  # noqa: E731
+                                       capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)})
+    current = script("--check")
+    assert current.returncode == 0, f"README's variant table is stale: run `python scripts/readme_table.py`\n" \
+                                    f"{current.stderr[-2000:]}"
+    stale = tmp_path / "README.md"
+    readme = (root / "README.md").read_text()
+    stale.write_text(readme.replace("\n<!-- variants:end -->", "\n| a stale row |\n<!-- variants:end -->"))
+    out = script("--check", f"--readme={stale}")
+    assert out.returncode == 1 and "the variant table is stale" in out.stderr
+    assert script(f"--readme={stale}").stdout.startswith("updated ") and stale.read_text() == readme
+    missing = script("--check", f"--readme={tmp_path / 'none.md'}")
+    assert missing.returncode == 1 and "cannot read" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_a_family_lacking_a_part_is_named_when_registered():

@@ -6,7 +6,7 @@ from keras_cls.models import build
 from keras_cls.models.weights import set_layer_weights
 from tests.conftest import images, randomize
 
-tf_keras = pytest.importorskip("tf_keras", reason="needs tf-keras (the [dev] extra)")
+import tf_keras  # noqa: E402  (the [dev] extra)
 
 
 @pytest.mark.parametrize("name", ["efficientnet-b0", "efficientnetv2-b0", "resnet-18"])

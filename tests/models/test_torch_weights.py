@@ -182,7 +182,7 @@ def test_torchvision_is_the_default_imagenet_checkpoint():
 @pytest.mark.parametrize("name", ["resnet-18", "resnet-50"])
 def test_logits_equal_torchvision_forward_pass(name, tmp_path):
     torch = pytest.importorskip("torch", reason="needs torch + torchvision to run torchvision's own forward pass")
-    models = pytest.importorskip("torchvision.models", reason="needs torchvision")
+    models = pytest.importorskip("torchvision.models", reason="needs torchvision (with torch) to run its forward pass")
     from keras_cls.models.efficientnet import IMAGENET_MEAN, IMAGENET_STD
 
     torch.manual_seed(0)

@@ -32,7 +32,8 @@ def test_legacy_h5_loads_by_layer_name(tmp_path):
 
 
 def test_tf_keras_h5_file_loads(tmp_path):
-    tf_keras = pytest.importorskip("tf_keras")
+    import tf_keras
+
     twin = build("efficientnetv2-b0", input_shape=SIZE, keras_module=tf_keras, num_classes=3)
     twin.save_weights(str(tmp_path / "twin.h5"))
     ours = build("efficientnetv2-b0", input_shape=SIZE, weights=str(tmp_path / "twin.h5"), num_classes=3)

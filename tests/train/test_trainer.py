@@ -42,10 +42,18 @@ def test_run_directory_holds_everything(tmp_path):
     assert (run / "logs").is_dir() and (run / "backup").is_dir()
     assert metrics == json.loads((run / "metrics.json").read_text())
     assert metrics["status"] == "completed" and metrics["epochs_this_run"] == 2 and metrics["steps_per_epoch"] == 4
-    assert 0 <= metrics["top1"] <= 1 and metrics["images_per_s"] > 0
+    # top1 is the test split's (355 digits) scored through the saved model: the confusion matrix's diagonal
+    evaluation = json.loads((run / "evaluation.json").read_text())
+    confusion = np.asarray(evaluation["confusion"])
+    assert metrics["test_split"] == "test" and confusion.sum() == 355 == evaluation["examples"]
+    assert metrics["top1"] == evaluation["top1"] == pytest.approx(np.trace(confusion) / 355)
     rows = list(csv.DictReader(open(run / "log.csv")))
     assert [int(r["epoch"]) for r in rows] == [0, 1] and "images_per_s" in rows[0]
-    assert all(float(r["epoch_seconds"]) > 0 for r in rows)  # what time-to-accuracy adds up
+    # an epoch's throughput is its 4 steps of 16 images over the training part of its seconds (validation follows)
+    assert all(64 <= float(r["images_per_s"]) * float(r["epoch_seconds"]) < 64 * 30 for r in rows), rows
+    assert metrics["images_per_s"] == pytest.approx(float(rows[-1]["images_per_s"]))
+    assert metrics["train_seconds"] == pytest.approx(sum(float(r["epoch_seconds"]) for r in rows), abs=0.06)
+    assert metrics["best_val_accuracy"] == max(float(r["val_accuracy"]) for r in rows)
     config = json.loads((run / "config.json").read_text())
     assert config["recipe"]["optimizer"] == "adamw" and config["class_names"][0] == "0"
     model = keras.models.load_model(run / "model.keras")
@@ -135,7 +143,9 @@ def test_mixed_precision_trains_with_float32_outputs(tmp_path, precision):
     metrics = trainer.run(callbacks=[seen])
     assert keras.mixed_precision.global_policy().name == "float32"  # restored after the run
     rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
-    assert math.isfinite(float(rows[0]["loss"])) and metrics["top1"] is not None
+    evaluation = json.loads((tmp_path / "run" / "evaluation.json").read_text())
+    assert math.isfinite(float(rows[0]["loss"])) and metrics["top1"] == evaluation["top1"]
+    assert np.trace(evaluation["confusion"]) == round(metrics["top1"] * 355)  # the float32-output model was scored
     keras.mixed_precision.set_global_policy(precision)  # as a user of the saved model would
     try:
         model = keras.models.load_model(tmp_path / "run" / "model.keras")

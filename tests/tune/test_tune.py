@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-kt = pytest.importorskip("keras_tuner", reason="needs keras-tuner (the [tune] extra)")
+import keras_tuner as kt  # noqa: E402  (the [tune] extra, which `make test` installs: a broken import fails)
 
 from keras_cls.data import DataConfig  # noqa: E402
 from keras_cls.train import TrainConfig  # noqa: E402

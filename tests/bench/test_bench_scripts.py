@@ -1,0 +1,146 @@
+"""Every benchmark script as a user runs it, on tiny settings: it exits 0, prints its table, and its --json file
+(keras_cls.bench.write_rows) holds the rows with finite figures in their ranges. What a benchmark measures is not
+asserted here (speed is for `make bench`); what it reports must be what it says."""
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bench(script, tmp_path, *args, timeout=600):
+    """(stdout, rows) of scripts/<script> with --json; the file's shape is write_rows'."""
+    path = tmp_path / "rows.json"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args, f"--json={path}"], env=env,
+                         capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    payload = json.loads(path.read_text())
+    assert payload["benchmark"] == script[len("bench_"):-len(".py")] and payload["machine"]["cpus"] == os.cpu_count()
+    assert not list(tmp_path.glob(".tmp-*")), "a temporary file was left beside the JSON"
+    return out.stdout, payload["rows"]
+
+
+def _finite(row, *keys, low=0.0, high=math.inf):
+    for key in keys:
+        assert math.isfinite(row[key]) and low < row[key] < high, (key, row)
+
+
+def test_bench_scaling_runs_one_and_two_local_workers(tmp_path):
+    from keras_cls.models import flops
+
+    stdout, rows = _bench("bench_scaling.py", tmp_path, "--model=resnet-18", "--workers=1,2", "--global_batch=4",
+                          "--image_size=32", "--repeats=3")
+    measured = [r for r in rows if r["measured"].startswith("local")]
+    assert [(r["workers"], r["per_worker_batch"], r["global_batch"]) for r in measured] == [(1, 4, 4), (2, 2, 4)]
+    for r in measured:
+        _finite(r, "step_ms", "img_s", "allreduce_ms")
+        assert r["img_s"] == pytest.approx(4000 / r["step_ms"]) and 0 < r["allreduce_share"] < 5, r
+        assert r["params"] == flops.count("resnet-18", 32, num_classes=10).trainable  # what each worker stepped
+    projected = [r for r in rows if r["measured"].startswith("projection")]
+    assert [(r["model"], r["gpus"]) for r in projected] == [(m, g) for m in ("efficientnet-b0", "resnet-50")
+                                                            for g in (1, 8, 64)]
+    assert all(r["efficiency"] == 1.0 for r in projected if r["gpus"] == 1)
+    assert "| 2 |" in stdout and "not published" in stdout
+    bad = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_scaling.py"), "--workers=3",
+                          "--global_batch=4"], capture_output=True, text=True, env={**os.environ,
+                                                                                   "PYTHONPATH": str(ROOT)})
+    assert bad.returncode != 0 and "divide --global_batch=4" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_bench_models_against_keras_applications(tmp_path):
+    stdout, rows = _bench("bench_models.py", tmp_path, "--models=efficientnet-b0", "--batches=1,2", "--size=32",
+                          "--repeats=3")
+    assert [(r["name"], r["reference"], r["same_architecture"], r["batch"]) for r in rows] == \
+        [("efficientnet-b0", "EfficientNetB0", True, b) for b in (1, 2)]
+    for r in rows:  # the same architecture, compiled alike: a ratio far from 1 is a slower (or wrong) model
+        _finite(r, "ours_img_s", "reference_img_s")
+        assert 1 / 3 < r["ratio"] < 3, r
+    assert "| efficientnet-b0 | keras.applications.EfficientNetB0 | yes | 1 |" in stdout
+
+
+def test_bench_pipeline_and_bench_train(tmp_path):
+    stdout, rows = _bench("bench_pipeline.py", tmp_path, "--model=resnet-18", "--size=32", "--batch=4",
+                          "--images=8", "--batches=2", "--steps=2")
+    (row,) = rows
+    assert (row["name"], row["size"], row["batch"]) == ("pipeline_vs_resnet-18", 32, 4)
+    _finite(row, "pipeline_img_s", "train_step_img_s", high=1e6)
+    assert row["ratio"] == pytest.approx(row["pipeline_img_s"] / row["train_step_img_s"], abs=0.06, rel=0.01)
+    assert "| ratio (goal >= 4) |" in stdout
+    stdout, rows = _bench("bench_train.py", tmp_path, "--models=resnet-18", "--batches=4", "--image_size=32",
+                          "--steps=2")
+    (row,) = rows
+    assert (row["model"], row["image_size"], row["batch"], row["plain"]) == \
+        ("resnet-18", 32, 4, "keras_cls.build (plain compile)")
+    _finite(row, "trainer_pipeline_img_s", "trainer_synthetic_img_s", "plain_fit_img_s")
+    # the Trainer's step and a plain compile of the same model: far from 1 means the Trainer's step is not fit's
+    assert 1 / 3 < row["trainer_vs_plain"] < 3 and row["pipeline_share"] < 1, row
+    _finite(row, "mfu_trainer", "mfu_plain", high=1.0)  # against the peak measured in the same run
+    assert "matmul peak" in stdout
+
+
+def test_bench_prepare_on_a_small_folder(tmp_path):
+    stdout, rows = _bench("bench_prepare.py", tmp_path, "--images=16", "--small=8", "--workers=1",
+                          "--images_per_shard=8", "--batch_size=4")
+    assert [r["name"] for r in rows] == ["prepare", "first_batch_8", "first_batch_16"]
+    assert (rows[0]["images"], rows[0]["workers"]) == (16, 1)
+    _finite(rows[0], "prepare_img_s", "copy_img_s")
+    for r in rows[1:]:
+        _finite(r, "manifest_s", "scan_s", high=120)
+    assert "| load -> first batch, 16 records |" in stdout
+
+
+def test_bench_serving_times_every_runtime(tmp_path):
+    stdout, rows = _bench("bench_serving.py", tmp_path, "--models=resnet-18", "--batches=1,2", "--size=32",
+                          "--repeats=3", "--batch_repeats=2")
+    runtimes = ["keras predict", "keras tf.function", "SavedModel serve_images", "TFLite float32 (2 threads)"]
+    assert [(r["batch"], r["runtime"]) for r in rows] == [(b, rt) for b in (1, 2) for rt in runtimes]
+    for r in rows:
+        _finite(r, "p50_ms", "img_s", "ratio")
+        assert r["p90_ms"] >= r["p50_ms"] and (r["ratio"] == 1.0) == (r["runtime"] == "keras predict"), r
+        assert r["img_s"] == pytest.approx(1000 * r["batch"] / r["p50_ms"], rel=0.02), r
+
+
+def test_bench_digits_learns_and_bench_compress_reuses_its_run(tmp_path):
+    """The held-out check that training learns: ResNet-18, two epochs of the fast recipe on digits (80 steps),
+    scored on the test split it never saw (355 images, chance 10%; 72% measured); then bench_compress quantizes that
+    same run."""
+    stdout, rows = _bench("bench_digits.py", tmp_path, "--models=resnet-18", "--epochs=2", "--run_root=runs")
+    svc, trained = rows
+    assert svc["model"] == "sklearn SVC(gamma=0.001)" and svc["top1"] == pytest.approx(0.9859, abs=5e-5)
+    assert trained["model"] == "resnet-18" and trained["top1"] >= 0.5, trained
+    stdout, rows = _bench("bench_compress.py", tmp_path, "--models=resnet-18", "--methods=float32,int8",
+                          "--latency_models=resnet-18", "--latency_size=32", "--repeats=3", "--run_root=runs")
+    assert "training resnet-18" not in stdout  # bench_digits' run was reused
+    by = {r["method"]: r for r in rows if "method" in r}
+    assert list(by) == ["float32", "int8", "int8 (per-tensor)"]
+    assert by["float32"]["top1"] == pytest.approx(trained["top1"], abs=0.01)  # the same model, as TFLite
+    assert abs(by["int8"]["delta_top1_pt"]) <= 3.0 and by["int8"]["size_vs_float32"] < 0.3, by["int8"]
+    assert "int8: file <= 0.27x" in stdout and "qat:" not in stdout
+    (latency,) = [r for r in rows if "method" not in r]
+    assert (latency["name"], latency["size"]) == ("resnet-18 latency", 32)
+    _finite(latency, "float32_ms", "int8_ms", "speedup")
+
+
+def test_bench_transfer_on_tiny_settings(tmp_path):
+    """The script's rows and verdict on one seed of ResNet-18 with a few steps each; whether transfer beats
+    scratch is not asserted here: one seed at tiny settings swings by 30 points (README: what bench_transfer
+    measures, over 3 seeds)."""
+    stdout, rows = _bench("bench_transfer.py", tmp_path, "--models=resnet-18", "--shots=4", "--pretrain_epochs=1",
+                          "--pretrain_steps=3", "--epochs=1", "--steps=2", "--seeds=1", "--arms=1", "--run_root=runs")
+    transfer, scratch = rows
+    assert (transfer["start"], scratch["start"]) == ("digits 0-4 backbone, finetune recipe", "scratch (fast recipe)")
+    for r in rows:
+        assert 0 <= r["top1"] <= 1 and r["top1"] == r["top1_min"] == r["top1_max"] and r["seeds"] == 1, r
+        assert round(r["top1"] * 177) == pytest.approx(r["top1"] * 177, abs=1e-6)  # a count of 177 test digits 5-9
+    gain = 100 * (transfer["top1"] - scratch["top1"])
+    assert f"resnet-18: transfer (digits 0-4 backbone, finetune recipe) {'beats' if gain > 0 else 'does not beat'} " \
+           f"scratch by {gain:+.1f} points" in stdout
+    bad = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_transfer.py"), "--arms=3"],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert bad.returncode != 0 and "--arms some of 1,2" in bad.stderr and "Traceback" not in bad.stderr
