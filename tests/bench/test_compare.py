@@ -59,11 +59,14 @@ def test_demo_path_on_a_tiny_budget(tmp_path):
     assert all(r["p90_ms"] >= r["p50_ms"] > 0 for r in result["latency"])
     # MFU for float32 work, set against a peak that float32 work in the same run does not beat; int8: speed-ups
     assert all(0 < r["mfu"] <= 1 for r in result["latency"] if r["runtime"] != "tflite_int8")
-    assert all(r["mfu"] is None and r["vs_tflite_float32"] > 0 for r in result["latency"]
+    assert all(r["mfu"] is None and 0.05 < r["vs_tflite_float32"] < 20 for r in result["latency"]
                if r["runtime"] == "tflite_int8")
     assert result["machine"]["peak_source"].endswith(("(start)", "(end)"))
     trained = result["models"][0]
-    assert 0 <= trained["top1"] <= 1 and 0 <= trained["top1_tflite_int8"] <= 1 and trained["train_img_s"] > 0
+    # scores on the 355 test digits (counts of them), the int8 file's within reach of the float model's
+    counts = [trained[k] * 355 for k in ("top1", "top1_tflite_int8")]
+    assert all(abs(c - round(c)) < 1e-6 for c in counts) and abs(counts[0] - counts[1]) <= 36, trained
+    assert 1 < trained["train_img_s"] < 1e5, trained
     assert len(result["claims"]) == 8 and len(result["curves"]["resnet-18"]) == 1
     again = _run("demo.py", tmp_path, *TINY, "--reference_models=", "--sweep=", "--formats=keras", "--runtimes=tf")
     assert again.returncode == 0 and "resnet-18: reusing the completed run" in again.stdout

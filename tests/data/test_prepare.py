@@ -119,7 +119,9 @@ def test_sigkill_while_shards_are_written_then_the_same_command_finishes(tmp_pat
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL, "the run finished before the kill"
     assert not (out / sources.MANIFEST).exists()
-    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    # the same job through scripts/prepare_tfrecords.py, the checkout's wrapper of `keras-cls prepare`
+    script = [sys.executable, str(ROOT / "scripts" / "prepare_tfrecords.py"), *cmd[4:]]
+    again = subprocess.run(script, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads(again.stdout.strip().splitlines()[-1]) == {"train": 2 * GOOD, "skipped": 0}
     assert prepare.verify_shards(str(out)) == [] and not list(out.glob(".tmp-*"))

@@ -60,3 +60,18 @@ def test_gpu_check_runs_on_tiny_settings_and_names_what_it_skips():
     assert run["vs_nvidia_1xa100_amp"] == pytest.approx(run["img_s"] / 2375, abs=6e-4)
     if util.find_spec("timm") is None:
         assert result["timm"]["resnet-50"].startswith("skipped: needs")
+
+
+def test_gpu_check_sh_says_it_needs_a_gpu(tmp_path):
+    """scripts/gpu_check.sh is for the accelerator machine; where nvidia-smi lists no GPU (here: a stand-in that
+    fails as nvidia-smi does without a driver) it says so and how to run the check on a CPU, before installing
+    anything."""
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver'\n"
+                    "exit 9\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    out = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_check.sh"), "--tiny"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.startswith("gpu_check.sh: needs an NVIDIA GPU") and "gpu_check.py --tiny" in out.stderr

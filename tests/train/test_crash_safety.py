@@ -1,6 +1,7 @@
 """Crash safety of a run, the way an OOM killer hits it: SIGKILL at random moments and at the moment of each file
 write (seen by polling the run folder, no inotify), then the same command again; after every kill the run folder
 must hold only complete files and one consistent story, and the finished run must have every epoch exactly once."""
+import collections
 import csv
 import functools
 import json
@@ -74,12 +75,14 @@ def _kill_when(proc, run, moment=None, delay=None, timeout=240):
 
 
 @functools.lru_cache(None)
-def _weight_shapes():
-    """The shapes of every variable of the run's model (ResNet-18, 32 px, digits' 10 classes), sorted."""
+def _backup_shapes():
+    """The shapes a backup of the run holds: every variable of its model (ResNet-18, 32 px, digits' 10 classes),
+    and AdamW's two slots per trainable one plus its step count (the fast recipe's optimizer state)."""
     import keras_cls
 
     model = keras_cls.build("resnet-18", num_classes=10, input_shape=(32, 32, 3))
-    return sorted(str(tuple(w.shape)) for w in model.weights)
+    slots = [tuple(w.shape) for w in model.trainable_weights] * 2 + [()]
+    return collections.Counter([tuple(w.shape) for w in model.weights] + slots)
 
 
 def _check_invariants(run):
@@ -93,7 +96,7 @@ def _check_invariants(run):
         with h5py.File(run / "backup" / f"epoch-{done:04d}.weights.h5", "r") as f:
             arrays = []
             f.visititems(lambda name, item: arrays.append(item.shape) if isinstance(item, h5py.Dataset) else None)
-        assert len(arrays) == len(_weight_shapes()) and sorted(map(str, arrays)) == _weight_shapes(), done
+        assert collections.Counter(arrays) == _backup_shapes(), done  # the whole state, nothing cut short
     for model in ("best.keras", "model.keras"):
         if (run / model).exists():
             with zipfile.ZipFile(run / model) as z:
@@ -106,12 +109,10 @@ def _check_invariants(run):
 
 @pytest.mark.slow
 def test_sigkill_at_every_write_and_at_random_moments_loses_nothing(tmp_path):
-    run, rng, kills, budget = tmp_path / "run", random.Random(0), [], time.monotonic() + 150
+    run, rng, kills = tmp_path / "run", random.Random(0), []
     plan = [("moment", "config.json")] + [("delay", rng.uniform(3, 12))] + \
         [("moment", m) for m in MOMENTS]
     for kind, what in plan:
-        if time.monotonic() > budget:
-            break
         proc = _start(run)
         killed = _kill_when(proc, run, moment=what if kind == "moment" else None,
                             delay=what if kind == "delay" else None)

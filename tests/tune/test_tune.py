@@ -107,6 +107,19 @@ def test_search_resumes_after_sigkill_keeps_finished_trials_and_reports(tmp_path
     assert (train.model, train.learning_rate, data.image_size) == ("resnet-18", best["train"]["learning_rate"], 32)
 
 
+def _wait_until_listening(port, proc, timeout=300):
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    said = proc.communicate()[0][-3000:] if proc.poll() is not None else "timed out"
+    raise AssertionError(f"the chief never listened on {port}: {said}")
+
+
 @pytest.mark.slow
 def test_chief_and_workers_share_one_search(tmp_path):
     project, port, space = tmp_path / "search", str(free_ports(1)[0]), tmp_path / "space.json"
@@ -115,7 +128,7 @@ def test_chief_and_workers_share_one_search(tmp_path):
     # trials long enough that a worker starting a little later still gets one
     flags = ("--max_trials=3", "--steps_per_epoch=4", f"--space={space}")
     chief = _tune(project, *flags, env=_env(KERASTUNER_TUNER_ID="chief", **common))
-    time.sleep(3)
+    _wait_until_listening(int(port), chief)  # the oracle's server is up before any worker asks it for a trial
     workers = [_tune(project, *flags, env=_env(KERASTUNER_TUNER_ID=f"tuner{i}", **common)) for i in range(2)]
     outputs = [w.communicate(timeout=600)[0] for w in workers]
     out = chief.communicate(timeout=120)[0]
