@@ -31,6 +31,7 @@ def _finite(row, *keys, low=0.0, high=math.inf):
         assert math.isfinite(row[key]) and low < row[key] < high, (key, row)
 
 
+@pytest.mark.slow
 def test_bench_scaling_runs_one_and_two_local_workers(tmp_path):
     from keras_cls.models import flops
 
@@ -64,6 +65,7 @@ def test_bench_models_against_keras_applications(tmp_path):
     assert "| efficientnet-b0 | keras.applications.EfficientNetB0 | yes | 1 |" in stdout
 
 
+@pytest.mark.slow
 def test_bench_pipeline_and_bench_train(tmp_path):
     stdout, rows = _bench("bench_pipeline.py", tmp_path, "--model=resnet-18", "--size=32", "--batch=4",
                           "--images=8", "--batches=2", "--steps=2")
@@ -106,6 +108,7 @@ def test_bench_serving_times_every_runtime(tmp_path):
         assert r["img_s"] == pytest.approx(1000 * r["batch"] / r["p50_ms"], rel=0.02), r
 
 
+@pytest.mark.slow
 def test_bench_digits_learns_and_bench_compress_reuses_its_run(tmp_path):
     """The held-out check that training learns: ResNet-18, two epochs of the fast recipe on digits (80 steps),
     scored on the test split it never saw (355 images, chance 10%; 72% measured); then bench_compress quantizes that
@@ -127,6 +130,7 @@ def test_bench_digits_learns_and_bench_compress_reuses_its_run(tmp_path):
     _finite(latency, "float32_ms", "int8_ms", "speedup")
 
 
+@pytest.mark.slow
 def test_bench_transfer_on_tiny_settings(tmp_path):
     """The script's rows and verdict on one seed of ResNet-18 with a few steps each; whether transfer beats
     scratch is not asserted here: one seed at tiny settings swings by 30 points (README: what bench_transfer
