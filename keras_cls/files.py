@@ -1,4 +1,4 @@
-"""Files written whole or not at all (DESIGN decision 10), for every part of the package that writes one.
+"""Files written whole or not at all (ARCHITECTURE.md, decision 10), for every part of the package that writes one.
 
 A writer gets a temporary name beside the target (hidden, `.tmp-<pid>-<id>-<name>`, so it keeps the target's extension
 for writers that check it, like Keras' `.keras` / `.weights.h5` and matplotlib's format by suffix); when the block

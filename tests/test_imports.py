@@ -1,4 +1,4 @@
-"""DESIGN decision 13 (the table in ARCHITECTURE.md): imports run one way, {data, models} -> train -> {export,
+"""ARCHITECTURE.md, decision 13 (and its stage table): imports run one way, {data, models} -> train -> {export,
 compress} -> tune -> bench -> commands -> cli, with shared helpers below their users; no module imports (even
 lazily) one of a later stage, and no two modules import each other, directly or around a loop."""
 import ast
@@ -76,3 +76,15 @@ def test_no_import_cycle_between_modules():
         if module not in state:
             visit(module, [module])
     assert not cycles, cycles
+
+
+def test_nothing_cites_a_document_outside_the_repository():
+    """The design lives in ARCHITECTURE.md: code, tests and docs cite it, not the design notes the project began
+    from (which are not in the repository)."""
+    root = PACKAGE.parent
+    outside = re.compile("DESIGN" + r"(\.md)? decision|shared/" + "DESIGN")
+    files = [*root.glob("*.md"), *(root / "keras_cls").rglob("*.py"), *(root / "scripts").glob("*"),
+             *(root / "tests").rglob("*.py"), *(root / "tests").rglob("*.md")]
+    citing = [str(p.relative_to(root)) for p in files if p.is_file() and outside.search(p.read_text(errors="ignore"))]
+    assert citing == []
+    assert len(re.findall(r"^\d+\. \*\*", ARCHITECTURE.read_text(), re.MULTILINE)) >= 13  # the decisions are here

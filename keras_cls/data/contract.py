@@ -1,6 +1,6 @@
-"""The preprocessing contract of a model (DESIGN decision 9): the evaluation transform of its run, stored with every
-artifact made from it and applied by one function everywhere — evaluation, every SavedModel signature, every
-TFLite file, the clients — so that served scores equal evaluated scores for the same file.
+"""The preprocessing contract of a model (ARCHITECTURE.md, decision 9): the evaluation transform of its run, stored
+with every artifact made from it and applied by one function everywhere — evaluation, every SavedModel signature,
+every TFLite file, the clients — so that served scores equal evaluated scores for the same file.
 
 The transform: an RGB image with values in [0, 255] (any size, uint8 or float) is resized (bilinear) so that
 `eval_crop` of its shorter side becomes `image_size`, the center `image_size` x `image_size` is cropped, and the

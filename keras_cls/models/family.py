@@ -1,4 +1,4 @@
-"""The contract of a model family, which the registry relies on (variants are data rows, DESIGN decision 2).
+"""The contract of a model family, which the registry relies on (variants are data rows, ARCHITECTURE.md, decision 2).
 
 A family is a module with a table of spec rows, a block-name pattern and three functions; a spec row is a frozen
 dataclass with at least the fields and property of `Spec`. `registry` checks each family against `Family` when it

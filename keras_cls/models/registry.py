@@ -155,7 +155,7 @@ def _check_shape(spec, input_shape, weights):
 
 
 def _float32(k, x, name):
-    """Outputs stay float32 under a mixed precision policy (DESIGN.md decision 5)."""
+    """Outputs stay float32 under a mixed precision policy (ARCHITECTURE.md, decision 5)."""
     if k.mixed_precision.global_policy().compute_dtype == "float32":
         return x
     return k.layers.Activation("linear", dtype="float32", name=name + "_float32")(x)

@@ -1,4 +1,4 @@
-"""Fine-tuning a pretrained backbone in two phases of one run (DESIGN.md decision 12).
+"""Fine-tuning a pretrained backbone in two phases of one run (ARCHITECTURE.md, decision 12).
 
 Phase 1 ("head"): the backbone is frozen, only the new head learns. Phase 2 ("backbone"): the top `unfreeze`
 backbone units (blocks; 'all' = every unit, stem included) learn too, at `backbone_lr` times the rate, each unit
