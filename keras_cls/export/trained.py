@@ -14,7 +14,6 @@ def load_trained(model_path):
     """A .keras model with what its run's config.json says about it (class names, variant, preprocessing)."""
     import keras
 
-    import keras_cls.train  # noqa: F401  registers the learning-rate schedule a trained model's optimizer carries
     from keras_cls import files
     from keras_cls.data.contract import Preprocessing
     from keras_cls.export.saved_model import model_contract

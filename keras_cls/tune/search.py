@@ -27,7 +27,11 @@ def _save_json_whole(path, obj):
     return text
 
 
-kt_utils.save_json = _save_json_whole  # Keras Tuner's Stateful.save and Tuner look it up at each call
+def keep_tuner_files_whole():
+    """Make Keras Tuner write its state files (trial.json, oracle.json, ...) whole or not at all, for the whole
+    process: its Stateful.save and Tuner look `keras_tuner.src.utils.save_json` up at each call, and this replaces
+    it with an atomic writer of the same content. `make_tuner` calls it; importing keras_cls changes nothing."""
+    kt_utils.save_json = _save_json_whole
 
 REPORTED = {"val_accuracy": "max", "val_loss": "min", "val_top5": "max", "accuracy": "max", "loss": "min",
             "top5": "max"}
@@ -160,6 +164,7 @@ def make_tuner(name, hypermodel, project_dir, objective="val_accuracy", max_tria
         raise ValueError(f"unknown tuner {name!r}; choose from {', '.join(TUNERS)}")
     if max_trials < 1:
         raise ValueError(f"max_trials must be >= 1, got {max_trials}")
+    keep_tuner_files_whole()
     base = TUNERS[name]
     tuner_class = type(f"KerasCls{base.__name__}", (_TrialProcesses, base), {})
     common = {"hypermodel": hypermodel, "objective": check_objective(objective), "seed": seed,

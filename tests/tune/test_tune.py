@@ -52,6 +52,18 @@ def test_bad_space_is_refused(space, message):
         SearchSpace(**space)
 
 
+def test_only_make_tuner_makes_keras_tuner_write_whole_files(tmp_path):
+    """Importing keras_cls.tune leaves Keras Tuner as it is; make_tuner installs the atomic writer, explicitly."""
+    code = ("from keras_tuner.src import utils; original = utils.save_json; import keras_cls.tune as t; "
+            "from keras_cls.train import TrainConfig as T; from keras_cls.data import DataConfig as D; "
+            "tc, dc = T(), D(); untouched = utils.save_json is original; "
+            "t.make_tuner('random', t.KerasClsHyperModel(t.SearchSpace(), tc, dc), sys.argv[1]); "
+            "print(untouched, utils.save_json.__module__)")
+    out = subprocess.run([sys.executable, "-c", "import sys; " + code, str(tmp_path / "p")], env=_env(),
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["True", "keras_cls.tune.search"], out.stderr[-2000:]
+
+
 def test_bad_objective_or_tuner_is_refused_before_any_trial(tmp_path):
     hypermodel = KerasClsHyperModel(SearchSpace(), TrainConfig(), DataConfig())
     with pytest.raises(ValueError, match="objective 'val_f1' is not reported by keras_cls training"):
