@@ -4,6 +4,7 @@ starts."""
 from dataclasses import dataclass, replace
 from typing import Optional, Tuple
 
+EVAL_CROP = 0.875  # the evaluation center crop's share of the shorter side (the ImageNet convention: 224 of 256)
 MAX_PIXELS = 50_000_000  # ~50 megapixels: any camera photo; a decoded bomb of that size is 150 MB of uint8
 SOURCES = ("digits", "folder", "tfrecord", "cifar", "tfds", "arrays")
 VERIFY = ("header", "full", "none")
@@ -26,7 +27,7 @@ class DataConfig:
     crop_scale: Tuple[float, float] = (0.08, 1.0)  # random-resized-crop area range: low,high
     pad_crop: int = 0                     # >0: CIFAR-style pad-and-random-crop (translation) instead of RRC
     flip: Optional[bool] = None           # None: the source decides (digits: no flip)
-    eval_crop: float = 0.875              # evaluation center crop: fraction of the shorter side
+    eval_crop: float = EVAL_CROP          # evaluation center crop: fraction of the shorter side
     max_pixels: int = MAX_PIXELS          # images with more pixels (read from the header) are skipped as bombs
     randaugment: int = 0                  # RandAugment ops per image; 0 = off
     randaugment_factor: float = 0.5       # RandAugment magnitude in [0, 1]

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import tensorflow as tf
 
-from keras_cls.data.config import MAX_PIXELS
+from keras_cls.data.config import EVAL_CROP, MAX_PIXELS
 
 RESIZE = "shorter_side_center_crop"
 INTERPOLATION = "bilinear"
@@ -42,7 +42,7 @@ def warn_unit_range(images, where):
 @dataclass(frozen=True)
 class Preprocessing:
     image_size: int
-    eval_crop: float = 0.875
+    eval_crop: float = EVAL_CROP
     max_pixels: int = MAX_PIXELS
     resize: str = RESIZE
     interpolation: str = INTERPOLATION
@@ -75,7 +75,7 @@ class Preprocessing:
         data = run_config.get("data", {})
         if "image_size" not in data:
             return None
-        return cls(data["image_size"], data.get("eval_crop", 0.875), data.get("max_pixels", MAX_PIXELS))
+        return cls(data["image_size"], data.get("eval_crop", EVAL_CROP), data.get("max_pixels", MAX_PIXELS))
 
     @classmethod
     def from_json(cls, text):
