@@ -33,6 +33,7 @@ def keep_tuner_files_whole():
     it with an atomic writer of the same content. `make_tuner` calls it; importing keras_cls changes nothing."""
     kt_utils.save_json = _save_json_whole
 
+
 REPORTED = {"val_accuracy": "max", "val_loss": "min", "val_top5": "max", "accuracy": "max", "loss": "min",
             "top5": "max"}
 TUNERS = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization, "hyperband": kt.Hyperband}
