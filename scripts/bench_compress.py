@@ -23,7 +23,8 @@ flags.DEFINE_integer("fine_tune_epochs", 3, "QAT and pruning fine-tuning epochs"
 flags.DEFINE_string("run_root", "runs/bench_compress", "training runs (reused when model.keras exists)")
 flags.DEFINE_list("methods", list(METHODS), "compression methods (float32, the reference, runs always)")
 flags.DEFINE_list("latency_models", ["efficientnet-b0", "resnet-50"], "models timed at full resolution")
-flags.DEFINE_integer("latency_size", 0, "pixels of the latency section (0: each model's full resolution)")
+flags.DEFINE_integer("latency_size", 0, "pixels of the latency section (0: each model's full resolution)",
+                     lower_bound=0)
 flags.DEFINE_integer("repeats", 20, "timed calls per artifact")
 flags.DEFINE_string("json", None, "write the figures as flat JSON rows to this path")
 

@@ -13,7 +13,7 @@ flags.DEFINE_integer("images", 20000, "JPEG files written for the test folder")
 flags.DEFINE_integer("small", 2000, "the smaller data set of the load-time comparison")
 flags.DEFINE_integer("workers", 4, "prepare's parallel shard writers")
 flags.DEFINE_integer("images_per_shard", 1024, "records per shard")
-flags.DEFINE_integer("batch_size", 64, "the first batch's images in the load-time comparison")
+flags.DEFINE_integer("batch_size", 64, "the first batch's images in the load-time comparison", lower_bound=1)
 flags.DEFINE_string("json", None, "write the figures as JSON here")
 FLAGS = flags.FLAGS
 

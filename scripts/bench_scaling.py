@@ -13,11 +13,13 @@ from absl import app, flags  # noqa: E402
 
 flags.DEFINE_string("model", "resnet-18", "keras_cls variant")
 flags.DEFINE_list("workers", ["1", "2", "4"], "worker counts")
-flags.DEFINE_integer("global_batch", 16, "images per step, all workers together")
-flags.DEFINE_integer("image_size", 64, "pixels")
-flags.DEFINE_integer("repeats", 5, "timed steps (median)")
+flags.DEFINE_integer("global_batch", 16, "images per step, all workers together", lower_bound=1)
+flags.DEFINE_integer("image_size", 64, "pixels", lower_bound=32)
+flags.DEFINE_integer("repeats", 5, "timed steps (median)", lower_bound=1)
 flags.DEFINE_string("json", None, "write the rows as JSON here")
 FLAGS = flags.FLAGS
+flags.register_validator("workers", lambda v: bool(v) and all(n.isdigit() and int(n) >= 1 for n in v),
+                         message="--workers must be a list of worker counts >= 1, e.g. 1,2,4")
 
 
 def _start(n, out):
@@ -54,9 +56,8 @@ def main(argv):
     from keras_cls.bench.scaling import PUBLISHED, project
 
     counts = [int(n) for n in FLAGS.workers]
-    if any(n < 1 or FLAGS.global_batch % n for n in counts):
-        raise app.UsageError(f"--workers must be counts >= 1 that divide --global_batch={FLAGS.global_batch}, "
-                             f"got {FLAGS.workers}")
+    if any(FLAGS.global_batch % n for n in counts):
+        raise app.UsageError(f"--workers must divide --global_batch={FLAGS.global_batch}, got {counts}")
     rows = []
     print(f"{FLAGS.model}, {FLAGS.image_size} px, global batch {FLAGS.global_batch}, {os.cpu_count()} CPUs\n")
     print("| workers | step ms | images/s | all-reduce ms | all-reduce share |")

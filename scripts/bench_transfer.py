@@ -10,7 +10,7 @@ from absl import app, flags  # noqa: E402
 flags.DEFINE_list("models", ["resnet-18", "efficientnet-b0"], "keras_cls models")
 flags.DEFINE_integer("shots", 10, "training images a class on the target task (digits 5-9)")
 flags.DEFINE_integer("pretrain_epochs", 6, "epochs on digits 0-4 x 4 rotations")
-flags.DEFINE_integer("pretrain_steps", 0, "steps per pretraining epoch (0: the whole split)")
+flags.DEFINE_integer("pretrain_steps", 0, "steps per pretraining epoch (0: the whole split)", lower_bound=0)
 flags.DEFINE_list("arms", ["1", "2"], "transfer arms to run (1: the finetune recipe; 2: BN adapting, backbone_lr 1)")
 flags.DEFINE_integer("epochs", 5, "epochs on the target task, transfer and scratch alike")
 flags.DEFINE_integer("steps", 10, "steps per epoch on the target task")
@@ -29,9 +29,8 @@ def main(argv):
         if value < 1:
             raise app.UsageError(f"--{name} must be >= 1, got {value}")
     choices = [str(i + 1) for i in range(len(transfer.ARMS))]
-    if FLAGS.pretrain_steps < 0 or not FLAGS.arms or set(FLAGS.arms) - set(choices):
-        raise app.UsageError(f"--pretrain_steps must be >= 0 and --arms some of {','.join(choices)}, got "
-                             f"{FLAGS.pretrain_steps} and {','.join(FLAGS.arms)}")
+    if not FLAGS.arms or set(FLAGS.arms) - set(choices):
+        raise app.UsageError(f"--arms must be some of {','.join(choices)}, got {','.join(FLAGS.arms) or 'none'}")
     arms = [transfer.ARMS[int(i) - 1] for i in dict.fromkeys(FLAGS.arms)]
     try:
         rows = transfer.run(FLAGS.models, FLAGS.run_root, FLAGS.shots, FLAGS.pretrain_epochs, FLAGS.epochs,

@@ -82,14 +82,13 @@ def _worker(args):
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     batch, size = args["global_batch"], args["image_size"]
+    images = np.random.default_rng(0).integers(0, 256, (batch, size, size, 3)).astype(np.float32)
+    labels = np.eye(10, dtype=np.float32)[np.arange(batch) % 10]
+    data = tf.data.Dataset.from_tensors((images, labels)).repeat()
     with strategy.scope():  # compiled as the Trainer compiles: the step is fit's own Model.train_step
         model = build(args["model"], num_classes=10, input_shape=(size, size, 3))
         model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
                       loss=keras.losses.CategoricalCrossentropy(), metrics=[keras.metrics.CategoricalAccuracy()])
-    images = np.random.default_rng(0).integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
-    labels = np.eye(10, dtype=np.float32)[np.arange(batch) % 10]
-    data = tf.data.Dataset.from_tensors((tf.cast(images, tf.float32), labels)).repeat()
-    with strategy.scope():
         build_state(model, data.element_spec)
     iterator = iter(strategy.experimental_distribute_dataset(data))
     step = multiworker._train_step(strategy, model)

@@ -13,12 +13,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _bench(script, tmp_path, *args, timeout=600):
+def _script(script, *args, cwd=None):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args], env=env, capture_output=True,
+                          text=True, timeout=600, cwd=cwd)
+
+
+def _bad_flags(script, *args):
+    """stderr of a run refused for its flags: a message, no traceback."""
+    out = _script(script, *args)
+    assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr[-3000:]
+    return out.stderr
+
+
+def _bench(script, tmp_path, *args):
     """(stdout, rows) of scripts/<script> with --json; the file's shape is write_rows'."""
     path = tmp_path / "rows.json"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args, f"--json={path}"], env=env,
-                         capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
+    out = _script(script, *args, f"--json={path}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     payload = json.loads(path.read_text())
     assert payload["benchmark"] == script[len("bench_"):-len(".py")] and payload["machine"]["cpus"] == os.cpu_count()
@@ -48,10 +59,8 @@ def test_bench_scaling_runs_one_and_two_local_workers(tmp_path):
                                                             for g in (1, 8, 64)]
     assert all(r["efficiency"] == 1.0 for r in projected if r["gpus"] == 1)
     assert "| 2 |" in stdout and "not published" in stdout
-    bad = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_scaling.py"), "--workers=3",
-                          "--global_batch=4"], capture_output=True, text=True, env={**os.environ,
-                                                                                   "PYTHONPATH": str(ROOT)})
-    assert bad.returncode != 0 and "divide --global_batch=4" in bad.stderr and "Traceback" not in bad.stderr
+    assert "divide --global_batch=4" in _bad_flags("bench_scaling.py", "--workers=3", "--global_batch=4")
+    assert "worker counts >= 1" in _bad_flags("bench_scaling.py", "--workers=two")
 
 
 def test_bench_models_against_keras_applications(tmp_path):
@@ -95,6 +104,7 @@ def test_bench_prepare_on_a_small_folder(tmp_path):
     for r in rows[1:]:
         _finite(r, "manifest_s", "scan_s", high=120)
     assert "| load -> first batch, 16 records |" in stdout
+    assert "0 is not a positive integer" in _bad_flags("bench_prepare.py", "--batch_size=0")
 
 
 def test_bench_serving_times_every_runtime(tmp_path):
@@ -128,6 +138,8 @@ def test_bench_digits_learns_and_bench_compress_reuses_its_run(tmp_path):
     (latency,) = [r for r in rows if "method" not in r]
     assert (latency["name"], latency["size"]) == ("resnet-18 latency", 32)
     _finite(latency, "float32_ms", "int8_ms", "speedup")
+    assert "-3 is not a non-negative integer" in _bad_flags("bench_compress.py", "--latency_size=-3")
+    assert "unknown compression method(s) ['int4']" in _bad_flags("bench_compress.py", "--methods=int8,int4")
 
 
 @pytest.mark.slow
@@ -146,6 +158,5 @@ def test_bench_transfer_on_tiny_settings(tmp_path):
     gain = 100 * (transfer["top1"] - scratch["top1"])
     assert f"resnet-18: transfer (digits 0-4 backbone, finetune recipe) {'beats' if gain > 0 else 'does not beat'} " \
            f"scratch by {gain:+.1f} points" in stdout
-    bad = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_transfer.py"), "--arms=3"],
-                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert bad.returncode != 0 and "--arms some of 1,2" in bad.stderr and "Traceback" not in bad.stderr
+    assert "--arms must be some of 1,2, got 3" in _bad_flags("bench_transfer.py", "--arms=3")
+    assert "-1 is not a non-negative integer" in _bad_flags("bench_transfer.py", "--pretrain_steps=-1")

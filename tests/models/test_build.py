@@ -3,25 +3,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_cls.models import build, flops, get_spec, list_models, model_info
+from keras_cls.models import build, flops, list_models, model_info
 from tests.conftest import images
-from tests.models.test_parity import APPS
-
-
-def check_counts(model, name, size, reference):
-    """A built variant against its analytic counts at `size` (layer by layer: parameters, MACs, activations) and
-    against the published parameter counts (which no input size changes)."""
-    analytic, from_layers = flops.count(name, size), flops.count_model(model)
-    assert model.count_params() == analytic.params
-    assert (from_layers.trainable, from_layers.non_trainable) == (analytic.trainable, analytic.non_trainable)
-    assert from_layers.macs == analytic.macs and from_layers.activations == analytic.activations
-    ref = reference[name]
-    if ref.get("keras_applications"):
-        assert model.count_params() == ref["keras_applications"]["total"]
-    if ref.get("torchvision"):
-        assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == ref["torchvision"]["trainable"]
-    assert get_spec(name).resolution == ref["resolution"] and model.output_shape[-1] == 1000
-    assert not any(type(l).__name__ == "Lambda" for l in model.layers)
+from tests.models.test_parity import APPS, check_counts
 
 
 # The EfficientNets keras.applications has are built, counted and compared output for output in test_parity.py

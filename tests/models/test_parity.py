@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_cls.models import build, get_spec
+from keras_cls.models import build, flops, get_spec
 from tests.conftest import images, randomize
 
 APPS = {
@@ -37,6 +37,22 @@ def _cases():
             yield pytest.param(name, size, marks=marks, id=f"{name}-{size[0]}x{size[1]}")
 
 
+def check_counts(model, name, size, reference):
+    """A built variant against its analytic counts at `size` (layer by layer: parameters, MACs, activations) and
+    against the published parameter counts (which no input size changes)."""
+    analytic, from_layers = flops.count(name, size), flops.count_model(model)
+    assert model.count_params() == analytic.params
+    assert (from_layers.trainable, from_layers.non_trainable) == (analytic.trainable, analytic.non_trainable)
+    assert from_layers.macs == analytic.macs and from_layers.activations == analytic.activations
+    ref = reference[name]
+    if ref.get("keras_applications"):
+        assert model.count_params() == ref["keras_applications"]["total"]
+    if ref.get("torchvision"):
+        assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == ref["torchvision"]["trainable"]
+    assert get_spec(name).resolution == ref["resolution"] and model.output_shape[-1] == 1000
+    assert not any(type(l).__name__ == "Lambda" for l in model.layers)
+
+
 @pytest.mark.parametrize("name,size", _cases())
 def test_outputs_match_keras_applications(name, size, tmp_path, reference):
     theirs = randomize(APPS[name](weights=None, input_shape=(*size, 3), classifier_activation=None))
@@ -44,8 +60,6 @@ def test_outputs_match_keras_applications(name, size, tmp_path, reference):
     theirs.save_weights(path)
     ours = build(name, input_shape=(*size, 3), weights=path, classifier_activation=None)
     if size == _sizes(name)[-1]:  # the variant's counts, once (test_build.py builds the variants not here)
-        from tests.models.test_build import check_counts
-
         check_counts(ours, name, size, reference)
     x = images(size)
     expected, got = theirs(x, training=False).numpy(), ours(x, training=False).numpy()
