@@ -11,14 +11,15 @@ from keras_cls import commands
 
 
 def _parser():
+    from keras_cls.models.registry import FAMILIES
+
     parser = argparse.ArgumentParser(prog="keras-cls", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     for job, what in commands.JOBS.items():  # parsed by the job itself (absl flags); listed here for --help
         sub.add_parser(job, help=what, add_help=False)
-    sub.add_parser("list", help="variant names").add_argument("--family", choices=["efficientnet", "resnet"])
-    sub.add_parser("table", help="Markdown table of all variants").add_argument(
-        "--family", choices=["efficientnet", "resnet"])
+    sub.add_parser("list", help="variant names").add_argument("--family", choices=sorted(FAMILIES))
+    sub.add_parser("table", help="Markdown table of all variants").add_argument("--family", choices=sorted(FAMILIES))
     sub.add_parser("info", help="one variant as JSON").add_argument("name")
     return parser
 

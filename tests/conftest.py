@@ -25,9 +25,7 @@ def shallow_b0():
     a residual Add behind drop-connect) at about a third of the cost of tracing, exporting and converting it. The
     model keeps B0's name (the tf_keras bridge rebuilds the same shallow network inside the block)."""
     spec = registry.get_spec("efficientnet-b0")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(registry._SPECS, registry._canonical(spec.name),
-                      dataclasses.replace(spec, depth=SHALLOW_DEPTH, width=SHALLOW_WIDTH))
+    with registry.registered(dataclasses.replace(spec, depth=SHALLOW_DEPTH, width=SHALLOW_WIDTH), replace=True):
         yield spec.name
 
 

@@ -4,7 +4,7 @@ import os
 
 from keras_cls import files
 
-COLOURS = {"efficientnet": "tab:green", "resnet": "tab:blue"}
+PALETTE = ("tab:green", "tab:blue", "tab:orange", "tab:purple", "tab:brown")  # by family, in registry order
 
 
 def _pyplot():
@@ -24,6 +24,14 @@ def _save(fig, path):
     return path
 
 
+def colour(family):
+    """A family's colour, the same in every plot."""
+    from keras_cls.models.registry import FAMILIES
+
+    order = list(FAMILIES)
+    return PALETTE[order.index(family) % len(PALETTE)] if family in order else "tab:olive"
+
+
 def _family(name):
     from keras_cls.models import get_spec
 
@@ -40,7 +48,8 @@ def _trained_panel(ax, result):
     trained = [r for r in result.models if r.role == "trained" and r.top1 is not None]
     colours = {}
     for r in trained:
-        colours[r.model] = COLOURS[r.family] if COLOURS[r.family] not in colours.values() else f"C{len(colours) + 2}"
+        own = colour(r.family)
+        colours[r.model] = own if own not in colours.values() else f"C{len(colours) + 2}"
         for x in result.latency:
             if x.model == r.model and x.role == "trained" and x.batch == 1:
                 top1 = r.top1_tflite_int8 if x.runtime == "tflite_int8" else r.top1
@@ -59,9 +68,10 @@ def accuracy_vs_latency(result, path):
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
     _trained_panel(left, result)
-    for family, colour in COLOURS.items():
+    for family in dict.fromkeys(r.family for r in result.sweep):
         rows = sorted((r for r in result.sweep if r.family == family), key=lambda r: r.p50_ms)
-        right.plot([r.p50_ms for r in rows], [r.top1_published for r in rows], "o-", color=colour, label=family)
+        right.plot([r.p50_ms for r in rows], [r.top1_published for r in rows], "o-", color=colour(family),
+                   label=family)
         for r in rows:
             right.annotate(r.model.split("-", 1)[1], (r.p50_ms, r.top1_published), fontsize=8, xytext=(3, 3),
                            textcoords="offset points")
@@ -80,9 +90,8 @@ def accuracy_vs_gmacs(result, path):
                            ("resnet", "resnet-")):
         infos = sorted((model_info(n) for n in list_models() if n.startswith(prefix)), key=lambda i: i["gmacs"])
         infos = [i for i in infos if i["imagenet_top1_published"]]
-        colour = COLOURS.get(family, "tab:olive")
-        ax.plot([i["gmacs"] for i in infos], [i["imagenet_top1_published"] for i in infos], "o-", color=colour,
-                label=family)
+        ax.plot([i["gmacs"] for i in infos], [i["imagenet_top1_published"] for i in infos], "o-",
+                color=colour(family), label=family)
         for i in infos:
             ax.annotate(i["name"].split("-", 1)[1], (i["gmacs"], i["imagenet_top1_published"]), fontsize=7,
                         xytext=(3, 3), textcoords="offset points")
@@ -131,10 +140,10 @@ def training_curves(result, path):
     for name, epochs in result.curves.items():
         if not epochs:
             continue
-        colour = COLOURS[_family(name)]
+        line = colour(_family(name))
         acc = [100 * e.get("val_accuracy", float("nan")) for e in epochs]
-        by_epoch.plot([e["epoch"] for e in epochs], acc, "o-", color=colour, label=name, markersize=3)
-        by_time.plot([e["seconds"] for e in epochs], acc, "o-", color=colour, label=name, markersize=3)
+        by_epoch.plot([e["epoch"] for e in epochs], acc, "o-", color=line, label=name, markersize=3)
+        by_time.plot([e["seconds"] for e in epochs], acc, "o-", color=line, label=name, markersize=3)
     target = 100 * result.target_accuracy
     for ax, xlabel in ((by_epoch, "epoch"), (by_time, "training seconds (wall, incl. validation)")):
         ax.axhline(target, color="grey", linestyle=":", label=f"target {target:.0f}%")

@@ -5,7 +5,8 @@ layer's weights are copied by name and the training hyper-parameters a recipe ma
 building (dropout and drop-connect rates, BatchNormalization momentum) are copied too. Both directions go through
 `rebuild`, so a model fine-tuned as tf_keras comes back to Keras 3 the same way.
 """
-from keras_cls.models.registry import build, get_spec
+from keras_cls.models.building import build
+from keras_cls.models.registry import get_spec
 from keras_cls.models.weights import set_layer_weights
 
 _COPIED_ATTRIBUTES = ("rate", "momentum")

@@ -5,16 +5,20 @@ keras.applications.EfficientNetV2B0..L; V2-XL follows google/automl efficientnet
 Layer names and weight order match keras.applications exactly, so its weight files load by name.
 """
 import math
+import os
 from dataclasses import asdict, dataclass
 from typing import Optional, Tuple
 
-from keras_cls.models import layers as blocks
-from keras_cls.models.layers import CONV_INIT
+import numpy as np
 
+from keras_cls.models import layers as blocks
+from keras_cls.models.layers import CONV_INIT, IMAGENET_MEAN, IMAGENET_STD
+
+FAMILY = "efficientnet"
 # A block's layers are named block<stage><letter>_...: fine-tuning unfreezes and rates them block by block.
 BLOCK_NAME = r"^(block\d+[^_])_"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+WEIGHT_SOURCES = "None, 'imagenet' (keras.applications' files) or a Keras weights file (.h5 / .weights.h5)"
+DEFAULT_RECIPE = "efficientnet"
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ class EfficientNetSpec:
     weights_file: Optional[str] = None  # keras.applications file stem; None where none is published
     weights_md5: Tuple[str, str] = ("", "")  # (with top, without top)
     drop_connect: float = 0.2
-    family: str = "efficientnet"
+    family: str = FAMILY
 
     @property
     def imagenet_weights(self):
@@ -207,8 +211,7 @@ def preprocess(k, x, spec, weights):
         return k.layers.Rescaling(1.0 / 128.0, offset=-1.0, name="rescaling")(x)
     x = k.layers.Rescaling(1.0 / 255.0, name="rescaling")(x)
     if spec.preprocessing == "imagenet":
-        return k.layers.Normalization(mean=list(IMAGENET_MEAN), variance=[s * s for s in IMAGENET_STD],
-                                      name="normalization")(x)
+        return blocks.imagenet_normalization(k, x)
     x = k.layers.Normalization(name="normalization")(x)
     if weights == "imagenet":
         # keras.applications' V1 files store the standard deviation where the variance belongs
@@ -247,8 +250,8 @@ def body(k, x, spec, drop_connect_rate):
     return x, stage_outputs
 
 
-def build(k, spec, inputs, *, weights, drop_connect_rate, features_only):
-    """Returns (last feature map, {C2..C5}) for the given input tensor; the head is added by the registry."""
+def backbone(k, spec, inputs, *, weights, drop_connect_rate, features_only):
+    """Returns (last feature map, {C2..C5}) for the given input tensor; the builder adds the head."""
     x = preprocess(k, inputs, spec, weights)
     x, stage_outputs = body(k, x, spec, drop_connect_rate)
     features = {level: stage_outputs[i] for level, i in feature_stages(scaled_stages(spec)).items()}
@@ -257,3 +260,39 @@ def build(k, spec, inputs, *, weights, drop_connect_rate, features_only):
     x = blocks.conv_bn_act(k, x, round_filters(spec, 1280), 1, name="top_",
                            bn_momentum=spec.generation.bn_momentum, conv_name="conv", kernel_init=CONV_INIT)
     return x, features
+
+
+def check_weights(spec, weights):
+    """keras.applications' ImageNet files by name, else a local Keras weights file (see family.Family)."""
+    from keras_cls.models import torch_weights
+
+    if weights == "imagenet" and not spec.imagenet_weights:
+        raise ValueError(f"no ImageNet weights are published for {spec.name!r}; EfficientNet B0-B7 and "
+                         "V2 B0-B3/S/M/L have them (keras.applications). Pass weights=None or a file path.")
+    if torch_weights.is_torch_source(weights):
+        raise ValueError(f"weights={weights!r} are PyTorch ResNet weights; allowed for {spec.name}: {WEIGHT_SOURCES}")
+    return weights == "imagenet"
+
+
+def load_weights(model, spec, weights, *, full_head, features_only):
+    """keras.applications' file (with its top when `full_head`) or a Keras weights file, loaded by layer name.
+    A file may hold the head a model built without one lacks: the classifier, and the last convolution that
+    features_only models stop before."""
+    from keras_cls.models import weights as weight_files
+
+    path = weight_files.imagenet_file(spec, full_head) if weights == "imagenet" else os.fspath(weights)
+    droppable = weight_files.absent_head(model)
+    if features_only:
+        droppable += [("top_conv", "Conv2D"), ("top_bn", "BatchNormalization")]
+    return weight_files.load(model, path, droppable)
+
+
+def init_untrained(model, spec):
+    """Untrained V1 models start with ImageNet statistics in their Normalization layer instead of the identity."""
+    from keras_cls.models.weights import set_layer_weights
+
+    layer = next((l for l in model.layers if l.name == "normalization" and l.weights), None)
+    if layer is not None and len(layer.weights[0].shape) and layer.weights[0].shape[-1] == 3:
+        mean, variance, *rest = layer.get_weights()
+        set_layer_weights(layer, [np.reshape(IMAGENET_MEAN, mean.shape),
+                                  np.reshape(np.square(IMAGENET_STD), variance.shape), *rest])

@@ -164,7 +164,8 @@ def counting_keras(counts):
 
 def count(name, input_size=None, *, num_classes=1000, include_top=True, **build_kwargs):
     """Analytic counts of a variant at `input_size` (int or (height, width); default: its resolution)."""
-    from keras_cls.models.registry import build, get_spec
+    from keras_cls.models.building import build
+    from keras_cls.models.registry import get_spec
 
     size = _pair(input_size or get_spec(name).resolution)
     counts = Counts()

@@ -6,6 +6,10 @@ and an analytic count. Layer names follow keras.applications (EfficientNet) and 
 weight files load by name.
 """
 
+# ImageNet's per-channel statistics of RGB in [0, 1] (torchvision's; keras.applications' EfficientNet files too).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
 # keras.applications' initializers, as config dicts so that every Keras flavour accepts them.
 CONV_INIT = {"class_name": "VarianceScaling",
              "config": {"scale": 2.0, "mode": "fan_out", "distribution": "truncated_normal"}}
@@ -172,3 +176,9 @@ def bottleneck(k, x, *, width, strides, drop_rate, name):
     x = _resnet_conv(k, x, width * 4, 1, 1, name, 3, activation=False, gamma=residual_gamma(k, True))
     x = residual(k, x, shortcut, drop_rate, name=name + "_")
     return k.layers.Activation("relu", name=name + "_out")(x)
+
+
+def imagenet_normalization(k, x):
+    """RGB in [0, 1] -> ImageNet-standardised values (a fixed Normalization layer named "normalization")."""
+    return k.layers.Normalization(mean=list(IMAGENET_MEAN), variance=[s * s for s in IMAGENET_STD],
+                                  name="normalization")(x)

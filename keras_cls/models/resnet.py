@@ -4,12 +4,16 @@ v1.5 puts the stride in the 3x3 convolution of the bottleneck, has no convolutio
 (explicit ZeroPadding2D then 'valid'), so trainable parameter counts equal torchvision's to the parameter and
 layer names follow torchvision's state_dict keys with '.' written as '_' (layer1_0_conv1, layer1_0_bn1, ...).
 """
+import os
 from dataclasses import dataclass
 from typing import Tuple
 
 from keras_cls.models import layers as blocks
-from keras_cls.models.efficientnet import IMAGENET_MEAN, IMAGENET_STD
 
+FAMILY = "resnet"
+WEIGHT_SOURCES = ("None, 'imagenet' (= 'torchvision'), 'torchvision', 'timm:<resnetNN.tag>' (e.g. "
+                  "'timm:resnet50.a1_in1k'), a PyTorch checkpoint (.safetensors / .pth / .bin) or a Keras weights file")
+DEFAULT_RECIPE = "resnet"
 WIDTHS = (64, 128, 256, 512)
 BLOCK_NAME = r"^(layer\d_\d+)_"  # a block's layers: layer<stage>_<index>_...
 STRIDES = (1, 2, 2, 2)
@@ -23,7 +27,7 @@ class ResNetSpec:
     resolution: int = 224
     dropout: float = 0.0
     drop_connect: float = 0.0
-    family: str = "resnet"
+    family: str = FAMILY
 
     @property
     def expansion(self):
@@ -55,10 +59,7 @@ def feature_channels(spec):
 
 def preprocess(k, x):
     x = k.layers.Rescaling(1.0 / 255.0, name="rescaling")(x)
-    if x.shape[-1] != 3:
-        return x
-    return k.layers.Normalization(mean=list(IMAGENET_MEAN), variance=[s * s for s in IMAGENET_STD],
-                                  name="normalization")(x)
+    return x if x.shape[-1] != 3 else blocks.imagenet_normalization(k, x)
 
 
 def _stem(k, x):
@@ -71,9 +72,9 @@ def _stem(k, x):
     return k.layers.MaxPooling2D(3, strides=2, name="maxpool")(x)
 
 
-def build(k, spec, inputs, *, weights, drop_connect_rate, features_only):
-    """Returns (last feature map, {C2..C5}); the head is added by the registry."""
-    del weights, features_only  # validated by the registry; every ResNet stage output is a feature level
+def backbone(k, spec, inputs, *, weights, drop_connect_rate, features_only):
+    """Returns (last feature map, {C2..C5}); the builder adds the head."""
+    del weights, features_only  # validated by the builder; every ResNet stage output is a feature level
     block = blocks.bottleneck if spec.block == "bottleneck" else blocks.basic
     x = _stem(k, preprocess(k, inputs))
     total, index, features = sum(spec.repeats), 0, {}
@@ -84,3 +85,29 @@ def build(k, spec, inputs, *, weights, drop_connect_rate, features_only):
             index += 1
         features[f"C{i + 2}"] = x
     return x, features
+
+
+def check_weights(spec, weights):
+    """torchvision's and timm's checkpoints by name (the name checked against this depth), else a local PyTorch
+    checkpoint or Keras weights file (see family.Family)."""
+    from keras_cls.models import torch_weights
+
+    hub = weights in ("imagenet", "torchvision") or weights.startswith("timm:")
+    if hub:
+        torch_weights.timm_name(spec, weights)  # refuses another architecture before anything is built
+    return hub
+
+
+def load_weights(model, spec, weights, *, full_head, features_only):
+    """PyTorch checkpoints converted tensor by tensor (torch_weights.py); Keras weights files by layer name."""
+    del full_head, features_only  # the PyTorch loader keeps the checkpoint's head only where it fits
+    from keras_cls.models import torch_weights
+    from keras_cls.models import weights as weight_files
+
+    if torch_weights.is_torch_source(weights) or weights == "imagenet":
+        return torch_weights.load(model, spec, weights, SPECS)
+    return weight_files.load(model, os.fspath(weights), weight_files.absent_head(model))
+
+
+def init_untrained(model, spec):
+    """Nothing: an untrained ResNet's normalisation is fixed (ImageNet statistics) at build time."""

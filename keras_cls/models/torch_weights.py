@@ -127,10 +127,9 @@ def read_state(path):
     return _unwrapped({k: np.asarray(v, np.float32) for k, v in state.items()})
 
 
-def describe(state):
-    """What architecture a torchvision-layout state dict is, e.g. 'resnet-34 (basic blocks 3, 4, 6, 3)'."""
-    from keras_cls.models.resnet import SPECS
-
+def describe(state, specs):
+    """What architecture a torchvision-layout state dict is among the ResNet rows `specs`, e.g. 'resnet-34 (basic
+    blocks 3, 4, 6, 3)'."""
     blocks, kinds = {}, set()
     for key in state:
         m = _BLOCK.match(key)
@@ -142,7 +141,7 @@ def describe(state):
         return f"not a torchvision-layout ResNet (first keys: {', '.join(list(state)[:3])})"
     kind = "bottleneck" if "bottleneck" in kinds else "basic"
     repeats = tuple(blocks.get(i, 0) for i in range(1, 5))
-    match = next((s.name for s in SPECS if s.block == kind and s.repeats == repeats), "an unknown ResNet")
+    match = next((s.name for s in specs if s.block == kind and s.repeats == repeats), "an unknown ResNet")
     return f"{match} ({kind} blocks {', '.join(map(str, repeats))})"
 
 
@@ -163,9 +162,9 @@ def _convert(kind, name, array):
     return array
 
 
-def _plan(model, state, source):
+def _plan(model, state, source, specs):
     """(layer, arrays) for every layer, the keys used, and whether the head was left fresh; raises on any misfit."""
-    found = describe(state)
+    found = describe(state, specs)
     plan, used, fresh_head = [], set(), False
     for layer in model.layers:
         kind = type(layer).__name__
@@ -195,8 +194,9 @@ def _plan(model, state, source):
     return plan, used, fresh_head
 
 
-def load(model, spec, weights):
-    """Load a torchvision/timm ResNet checkpoint (hub name or local file) into `model`; returns a one-line account.
+def load(model, spec, weights, specs):
+    """Load a torchvision/timm ResNet checkpoint (hub name or local file) into `model`, built from `spec`, one of the
+    ResNet rows `specs` (which name what a checkpoint that does not fit is); returns a one-line account.
 
     The classifier is loaded only when the model has one with the same number of classes; otherwise the model
     keeps its freshly initialised head (and a model built without a top simply leaves the checkpoint's `fc` out).
@@ -204,13 +204,13 @@ def load(model, spec, weights):
     path = weights if str(weights).endswith(SUFFIXES) else hub_file(timm_name(spec, weights))
     source = os.path.basename(os.fspath(path)) if path == weights else f"timm/{timm_name(spec, weights)}"
     state = read_state(path)
-    plan, used, fresh_head = _plan(model, state, source)
+    plan, used, fresh_head = _plan(model, state, source, specs)
     skip_head = fresh_head or not _has_head(model)
     extra = sorted(k for k in set(state) - used
                    if not k.endswith(_IGNORED) and not (skip_head and k.startswith(_HEAD + ".")))
     if extra:
         raise WeightsMismatchError(f"{source}: {len(extra)} tensor(s) have no place in {model.name}, first "
-                                   f"{', '.join(extra[:3])}: the checkpoint is {describe(state)}, the model is "
+                                   f"{', '.join(extra[:3])}: the checkpoint is {describe(state, specs)}, the model is "
                                    f"{model.name}")
     for layer, arrays in plan:
         set_layer_weights(layer, arrays)

@@ -30,6 +30,11 @@ def imagenet_file(spec, include_top):
                                 file_hash=spec.weights_md5[0 if include_top else 1])
 
 
+def absent_head(model):
+    """The classifier a weights file may hold that `model` (built without a top) lacks: [(name, class)]."""
+    return [] if any(layer.name == HEAD for layer in model.layers) else [(HEAD, "Dense")]
+
+
 def _snake(class_name):
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()

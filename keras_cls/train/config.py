@@ -40,7 +40,7 @@ class TrainConfig:
 
     def __post_init__(self):
         from keras_cls.models import get_spec
-        from keras_cls.models.registry import check_weights
+        from keras_cls.models.building import check_weights
 
         check_weights(get_spec(self.model), self.weights)
         if self.precision not in PRECISIONS:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import keras
 
-from keras_cls.models.registry import backbone_units
+from keras_cls.models.building import backbone_units
 
 
 @dataclass(frozen=True)

@@ -54,12 +54,12 @@ OPTIMIZERS = ("rmsprop", "adamw", "sgd")
 SCHEDULES = ("cosine", "exponential")
 
 
-def resolve(name, family, pretrained=False, **overrides):
-    """The recipe `name` ('auto' = 'finetune' from pretrained weights, else the family's) with the non-None
-    overrides applied."""
+def resolve(name, default, pretrained=False, **overrides):
+    """The recipe `name` ('auto' = 'finetune' from pretrained weights, else `default`: the family's
+    DEFAULT_RECIPE) with the non-None overrides applied."""
     from keras_cls.train.finetune import check_unfreeze
 
-    key = ("finetune" if pretrained else family) if name == "auto" else name
+    key = ("finetune" if pretrained else default) if name == "auto" else name
     if key not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; allowed: auto, {', '.join(RECIPES)}")
     recipe = replace(RECIPES[key], **{k: v for k, v in overrides.items() if v is not None})
@@ -76,5 +76,5 @@ def resolve(name, family, pretrained=False, **overrides):
     if recipe.head_fraction and not pretrained:
         raise ValueError(f"recipe {key!r} trains a new head on a frozen pretrained backbone first: it needs weights "
                          "(weights='imagenet', 'torchvision', 'timm:<name>' or a file); from scratch use recipe "
-                         f"'auto' ({family}) or 'fast'")
+                         f"'auto' ({default}) or 'fast'")
     return recipe

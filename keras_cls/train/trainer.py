@@ -103,10 +103,11 @@ class Trainer:
     def __init__(self, config=TrainConfig(), data_config=None, arrays=None):
         from keras_cls.data import DataConfig
         from keras_cls.models import get_spec
+        from keras_cls.models.registry import family_module
 
         self.config, self.spec = config, get_spec(config.model)
         self.data_config = (data_config or DataConfig()).for_model(self.spec.resolution)  # explicit size wins
-        self.recipe = recipes.resolve(config.recipe, self.spec.family, pretrained=config.weights is not None, **{
+        self.recipe = recipes.resolve(config.recipe, family_module(self.spec).DEFAULT_RECIPE, pretrained=config.weights is not None, **{
             f: getattr(config, f) for f in ("optimizer", "learning_rate", "schedule", "warmup_epochs", "weight_decay",
                                             "label_smoothing", "ema", "dropout_rate", "drop_connect_rate",
                                             "unfreeze", "backbone_lr", "layer_decay", "train_bn")})

@@ -3,7 +3,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_cls.models import build, flops, list_models, model_info
+from keras_cls.models import build, flops, get_spec, list_models, model_info, registry
 from tests.conftest import images
 from tests.models.test_parity import APPS, check_counts
 
@@ -146,3 +146,37 @@ def test_weights_need_three_channels(tmp_path):
     with pytest.raises(ValueError, match=r"has 1 channels; allowed: 3 \(RGB\), as the weights need"):
         build("efficientnet-b0", input_shape=(64, 64, 1), weights=str(path))
     assert build("resnet-18", input_shape=(64, 64, 1), num_classes=3).output_shape == (None, 3)
+
+
+def test_a_family_is_one_module(tmp_path):
+    """A family outside the package (tests/models/plainnet.py), registered by one call, gets what the others have:
+    names, building, counts, feature maps, fine-tuning units, the tf_keras twin, weight files and its recipe."""
+    from keras_cls.compress.bridge import to_tf_keras
+    from keras_cls.models.building import backbone_units
+    from keras_cls.train import recipes
+    from tests.models import plainnet
+
+    with pytest.raises(ValueError, match="not a spec row of a registered family"):
+        build(plainnet.SPECS[0])
+    with registry.registered(plainnet):
+        assert list_models("plainnet") == ["plainnet-s", "plainnet-m"]
+        model = build("PlainNet_S", num_classes=3)
+        info = model_info("plainnet-s")  # counted analytically with the 1000-class head
+        trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+        assert info["trainable_params"] == trainable - 3 * 33 + 1000 * 33 == flops.count("plainnet-s").trainable
+        assert info["feature_channels"] == {"C2": 8, "C3": 16, "C4": 24, "C5": 32}
+        features = build(plainnet.SPECS[1], include_top=False, features_only=True)
+        assert {k: tuple(v.shape[1:]) for k, v in features.output.items()} == {
+            "C2": (16, 16, 16), "C3": (8, 8, 32), "C4": (4, 4, 48), "C5": (2, 2, 64)}
+        assert [unit for unit, _ in backbone_units(model)] == ["stem", "stage1_0", "stage2_0", "stage3_0", "stage4_0"]
+        x = images((64, 64))
+        np.testing.assert_allclose(to_tf_keras(model)(x, training=False), model(x, training=False), atol=1e-5)
+        model.save_weights(tmp_path / "plain.weights.h5")
+        loaded = build("plainnet-s", num_classes=3, weights=tmp_path / "plain.weights.h5")
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)))
+        with pytest.raises(ValueError, match="no ImageNet weights for plainnet-s; allowed: None or a Keras weights"):
+            build("plainnet-s", weights="imagenet")
+        default = registry.family_module(get_spec("plainnet-m")).DEFAULT_RECIPE
+        assert recipes.resolve("auto", default).optimizer == "sgd"
+    with pytest.raises(ValueError, match="unknown model name 'plainnet-s'"):
+        get_spec("plainnet-s")

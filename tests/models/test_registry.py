@@ -34,8 +34,10 @@ def test_unknown_name_suggests_nearest():
 
 def test_duplicate_registration_is_loud():
     spec = get_spec("resnet-18")
-    with pytest.raises(ValueError, match="duplicate model name"):
-        registry._register([spec, spec])
+    with pytest.raises(ValueError, match="duplicate model name 'resnet-18'"):
+        with registry.registered(spec):
+            pass
+    assert registry.get_spec("resnet-18") is spec
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -108,6 +110,8 @@ def test_a_family_lacking_a_part_is_named_when_registered():
 
     assert isinstance(efficientnet, Family) and isinstance(resnet, Family)
     partial = types.ModuleType("mobilenet")
-    partial.SPECS, partial.build = (), lambda *a, **k: None
-    with pytest.raises(TypeError, match="'mobilenet' .* lacks BLOCK_NAME, scaled_stages, feature_channels"):
-        check("mobilenet", partial)
+    partial.FAMILY, partial.SPECS, partial.backbone = "mobilenet", (), lambda *a, **k: None
+    with pytest.raises(TypeError, match="mobilenet lacks BLOCK_NAME, WEIGHT_SOURCES, DEFAULT_RECIPE, scaled_stages, "
+                                        "feature_channels, check_weights, load_weights, init_untrained"):
+        check(partial)
+

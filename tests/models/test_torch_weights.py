@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from keras_cls.models import build, get_spec, torch_weights
+from keras_cls.models import build, get_spec, resnet, torch_weights
 from keras_cls.models.weights import WeightsMismatchError
 from tests.conftest import images
 
@@ -123,7 +123,7 @@ def test_another_depth_is_refused_by_name_and_nothing_is_half_loaded(tmp_path):
     target = build("resnet-18", input_shape=SIZE)
     before = [w.numpy().copy() for w in target.weights]
     with pytest.raises(WeightsMismatchError, match=r"resnet-34.*the model is resnet-18"):
-        torch_weights.load(target, get_spec("resnet-18"), path)
+        torch_weights.load(target, get_spec("resnet-18"), path, resnet.SPECS)
     assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, target.weights))
 
 

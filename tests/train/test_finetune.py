@@ -8,7 +8,7 @@ import pytest
 
 import keras_cls
 from keras_cls.data import DataConfig
-from keras_cls.models.registry import backbone_units
+from keras_cls.models.building import backbone_units
 from keras_cls.train import TrainConfig, Trainer, finetune, recipes
 
 TINY_DATA = DataConfig(source="digits", image_size=32, batch_size=16, crop_scale=(0.6, 1.0), eval_crop=1.0)
