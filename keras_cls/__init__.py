@@ -1,10 +1,10 @@
 """keras_cls: EfficientNet and ResNet image classifiers, from data to deployment, measured side by side."""
 import importlib
 
-from keras_cls.models import build, list_models, model_info
+from keras_cls.models import build, get_spec, list_models, model_info, registered
 
 __version__ = "0.1.0"
-__all__ = ["build", "list_models", "model_info", "data", "train", "evaluate", "__version__"]
+__all__ = ["build", "get_spec", "list_models", "model_info", "registered", "data", "train", "evaluate", "__version__"]
 _LAZY = ("data", "train", "evaluate", "bench")
 
 

@@ -98,7 +98,7 @@ def _config_file(path, section):
     return values.get(section, {})
 
 
-def build(cls, section, flag_values=flags.FLAGS):
+def config_from_flags(cls, section, flag_values=flags.FLAGS):
     """An instance of `cls` from --config's `section` and the flags given on the command line."""
     config = flag_values.config
     values = _config_file(config, section) if config else {}

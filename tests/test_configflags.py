@@ -31,20 +31,20 @@ def test_help_comes_from_the_field_comments_and_shared_names_say_so():
 def test_bad_flag_values_are_one_line_naming_the_flag(argv, message):
     values = _parse(*argv)
     with pytest.raises(ValueError, match=message):
-        configflags.build(TrainConfig, "train", flag_values=values)
-        configflags.build(DataConfig, "data", flag_values=values)
+        configflags.config_from_flags(TrainConfig, "train", flag_values=values)
+        configflags.config_from_flags(DataConfig, "data", flag_values=values)
 
 
 def test_config_file_values_are_checked_and_flags_win(tmp_path):
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"train": {"epochs": 7, "model": "resnet-18"}, "data": {"image_size": "big"}}))
     values = _parse(f"--config={path}", "--epochs=3")
-    assert configflags.build(TrainConfig, "train", flag_values=values).epochs == 3
+    assert configflags.config_from_flags(TrainConfig, "train", flag_values=values).epochs == 3
     with pytest.raises(ValueError, match=r"--config data.image_size='big': expected a whole number"):
-        configflags.build(DataConfig, "data", flag_values=values)
+        configflags.config_from_flags(DataConfig, "data", flag_values=values)
     path.write_text(json.dumps({"train": {"epoch": 7}}))
     with pytest.raises(ValueError, match=r"unknown train field\(s\) \['epoch'\]"):
-        configflags.build(TrainConfig, "train", flag_values=_parse(f"--config={path}"))
+        configflags.config_from_flags(TrainConfig, "train", flag_values=_parse(f"--config={path}"))
     path.write_text("{not json")
     with pytest.raises(ValueError, match=r"is not JSON"):
-        configflags.build(TrainConfig, "train", flag_values=_parse(f"--config={path}"))
+        configflags.config_from_flags(TrainConfig, "train", flag_values=_parse(f"--config={path}"))

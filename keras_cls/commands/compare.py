@@ -20,8 +20,8 @@ configflags.define(CompareConfig, MeasureConfig, DataConfig)
 
 
 def configs():
-    return (configflags.build(CompareConfig, "compare"), configflags.build(DataConfig, "data"),
-            configflags.build(MeasureConfig, "measure"))
+    return (configflags.config_from_flags(CompareConfig, "compare"), configflags.config_from_flags(DataConfig, "data"),
+            configflags.config_from_flags(MeasureConfig, "measure"))
 
 
 def report(result, paths):

@@ -26,8 +26,8 @@ def main(argv):
     if FLAGS.config is None and os.path.isfile(run_config):
         FLAGS.config = run_config
     try:
-        config = configflags.build(CompressConfig, "compress")  # the flags first: a bad one is named at once
-        data_config = configflags.build(DataConfig, "data")
+        config = configflags.config_from_flags(CompressConfig, "compress")  # the flags first: a bad one is named at once
+        data_config = configflags.config_from_flags(DataConfig, "data")
         model_file(FLAGS.model_path)
         start_tensorflow()
         from keras_cls.data import pipeline

@@ -36,9 +36,9 @@ def main(argv):
 
     start = time.perf_counter()
     try:
-        config = configflags.build(CompareConfig, "compare")
-        data_config = configflags.build(DataConfig, "data")
-        measure_config = configflags.build(MeasureConfig, "measure")
+        config = configflags.config_from_flags(CompareConfig, "compare")
+        data_config = configflags.config_from_flags(DataConfig, "data")
+        measure_config = configflags.config_from_flags(MeasureConfig, "measure")
         print("keras_cls variants (counted analytically from the builders; GMACs at the default resolution)\n")
         print(variant_table(), "\n", flush=True)
         start_tensorflow()

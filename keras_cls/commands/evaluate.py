@@ -21,7 +21,7 @@ def main(argv):
     del argv
     FLAGS = flags.FLAGS
     try:
-        data_config = configflags.build(DataConfig, "data")  # the flags first: a bad one is named at once
+        data_config = configflags.config_from_flags(DataConfig, "data")  # the flags first: a bad one is named at once
         model_file(FLAGS.model_path)
         start_tensorflow()
         import keras

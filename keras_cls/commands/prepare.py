@@ -19,7 +19,7 @@ def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
     try:
-        config = configflags.build(PrepareConfig, "prepare")
+        config = configflags.config_from_flags(PrepareConfig, "prepare")
         start_tensorflow()
         from keras_cls.data.prepare import prepare
 

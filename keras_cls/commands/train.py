@@ -21,7 +21,7 @@ def main(argv):
     if flags.FLAGS.onednn is not None:
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if flags.FLAGS.onednn else "0"
     try:
-        configs = configflags.build(TrainConfig, "train"), configflags.build(DataConfig, "data")
+        configs = configflags.config_from_flags(TrainConfig, "train"), configflags.config_from_flags(DataConfig, "data")
     except ValueError as e:
         fail("train", e)
     start_tensorflow()  # after TF_ENABLE_ONEDNN_OPTS is set: TensorFlow reads it when it starts

@@ -34,8 +34,8 @@ def _setup():
 
     FLAGS = flags.FLAGS
     space = SearchSpace.from_file(FLAGS.space) if FLAGS.space else SearchSpace()
-    train = configflags.build(TrainConfig, "train")
-    data = configflags.build(DataConfig, "data")
+    train = configflags.config_from_flags(TrainConfig, "train")
+    data = configflags.config_from_flags(DataConfig, "data")
 
     hypermodel = KerasClsHyperModel(space, train, data)
     return make_tuner(FLAGS.tuner, hypermodel, FLAGS.project_dir, FLAGS.objective, FLAGS.max_trials,

@@ -114,8 +114,8 @@ def test_search_resumes_after_sigkill_keeps_finished_trials_and_reports(tmp_path
     train_flags = flags.FlagValues()
     configflags.define(TrainConfig, DataConfig, flag_values=train_flags)
     train_flags([sys.argv[0], f"--config={project / 'best_config.json'}"])
-    train = configflags.build(TrainConfig, "train", flag_values=train_flags)
-    data = configflags.build(DataConfig, "data", flag_values=train_flags)
+    train = configflags.config_from_flags(TrainConfig, "train", flag_values=train_flags)
+    data = configflags.config_from_flags(DataConfig, "data", flag_values=train_flags)
     assert (train.model, train.learning_rate, data.image_size) == ("resnet-18", best["train"]["learning_rate"], 32)
 
 
