@@ -1,6 +1,6 @@
 """ARCHITECTURE.md, decision 13 (and its stage table): imports run one way, {data, models} -> train -> {export,
 compress} -> tune -> bench -> commands -> cli, with shared helpers below their users; no module imports (even
-lazily) one of a later stage, and no two modules import each other, directly or around a loop."""
+lazily) one of a later stage, and no two modules import each other, directly or around a loop; functions stay small."""
 import ast
 import re
 from pathlib import Path
@@ -88,3 +88,21 @@ def test_nothing_cites_a_document_outside_the_repository():
     citing = [str(p.relative_to(root)) for p in files if p.is_file() and outside.search(p.read_text(errors="ignore"))]
     assert citing == []
     assert len(re.findall(r"^\d+\. \*\*", ARCHITECTURE.read_text(), re.MULTILINE)) >= 13  # the decisions are here
+
+
+MAX_FUNCTION_LINES = 40
+
+
+def test_no_function_is_long():
+    """Small functions: none of the package's is over 40 lines, its docstring not counted."""
+    long = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = node.body[0]
+                docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and \
+                    isinstance(first.value.value, str)
+                lines = node.end_lineno - node.lineno + 1 - (first.end_lineno - first.lineno + 1 if docstring else 0)
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name} ({lines} lines)")
+    assert long == []

@@ -89,9 +89,10 @@ def train(name, config, data_config, log):
     return run_dir
 
 
-def measure_model(model, role, config, peak_gflops, out_dir, *, saved_model_path=None, data=None, run_dir=None,
-                  class_names=None, calibration=None, **row_fields):
-    """(ModelRow, LatencyRows, training curve) for one model; `row_fields`: its start and recipe."""
+def measure_model(model, role, config, peak_gflops, out_dir, *, saved_model_path=None, data=None, contract=None,
+                  run_dir=None, class_names=None, calibration=None, **row_fields):
+    """(ModelRow, LatencyRows, training curve) for one model; `row_fields`: its start and recipe. `contract`: the
+    trained model's (its run's; `data` evaluated under it), None for the default at the model's input size."""
     from keras_cls.export import saved_model
     from keras_cls.models import flops, get_spec
 
@@ -100,7 +101,6 @@ def measure_model(model, role, config, peak_gflops, out_dir, *, saved_model_path
     row = {"model": model.name, "role": role, "family": get_spec(model.name).family, "size": size,
            "params": model.count_params(), "gmacs": gmacs, "activation_mb": counts.activation_bytes / 2**20}
     with tempfile.TemporaryDirectory() as workdir:
-        contract = data.contract if data is not None else None
         lite = measure.tflite_files(model, config, out_dir, calibration, class_names, contract)
         row["mb"] = measure.sizes_mb(model, config, lite, workdir)
         if "saved_model" in config.runtimes and saved_model_path is None:
@@ -144,7 +144,7 @@ def sweep(names, size, repeats, peak_gflops, log):
 def _trained(config, data_for, measure_config, peak, log):
     from keras_cls.compress.run import first_images
     from keras_cls.export import saved_model, write_models_config
-    from keras_cls.export.trained import load_trained
+    from keras_cls.export.trained import data_for as contract_data, load_trained
 
     models, latency, curves, exports = [], [], {}, {}
     for name in config.models:
@@ -152,13 +152,15 @@ def _trained(config, data_for, measure_config, peak, log):
         calibration = first_images(data.validation if data.validation is not None else data.train,
                                    measure_config.calibration_images)
         run_dir = train(name, config, data_config, log)
-        model, class_names, _, contract = load_trained(os.path.join(run_dir, "model.keras"))
+        trained = load_trained(os.path.join(run_dir, "model.keras"))
+        model, class_names, contract = trained.model, trained.class_names, trained.preprocessing
+        contract_data(trained, data_config)  # the data it is measured on is evaluated under the run's contract
         exports[name] = saved_model(model, root=config.export_root, name=name, class_names=class_names,
                                     preprocessing=contract)
         log(f"  {name}: exported {exports[name]}; measuring ...")
         row, lat, curves[name] = measure_model(model, "trained", measure_config, peak, run_dir,
-                                               saved_model_path=exports[name], data=data, run_dir=run_dir,
-                                               class_names=class_names, calibration=calibration,
+                                               saved_model_path=exports[name], data=data, contract=contract,
+                                               run_dir=run_dir, class_names=class_names, calibration=calibration,
                                                start=config.weights_for(name) or "scratch",
                                                recipe=config.recipe_for(name))
         models.append(row)

@@ -32,6 +32,13 @@ def model_file(path):
     return path
 
 
+def run_config_as_base(flag_values):
+    """--config defaults to the run's config.json beside --model_path: flags not given take the run's values."""
+    run_config = os.path.join(os.path.dirname(flag_values.model_path), "config.json")
+    if flag_values.config is None and os.path.isfile(run_config):
+        flag_values.config = run_config
+
+
 def start_tensorflow():
     """Import TensorFlow with its C++ start-up lines held back and its Python warnings (retracing notices) off.
     A job calls it once its flags are checked, so that a bad flag is answered at once rather than after

@@ -2,14 +2,16 @@
 each artifact evaluated through the LiteRT interpreter, with a size / accuracy / latency table (Markdown + JSON).
 
 Example: keras-cls compress --model_path runs/demo/resnet-18/model.keras --methods int8,qat,prune
-The data settings default to the run's own (its config.json beside the model); flags given here win.
+The data settings default to the run's own (its config.json beside the model); flags given here win, except that
+the preprocessing contract (image size, evaluation crop, pixel limit) is the run's: a flag that contradicts it is an
+error naming both values.
 """
 import os
 
 from absl import flags, logging
 
 from keras_cls import configflags
-from keras_cls.commands import fail, model_file, start_tensorflow
+from keras_cls.commands import fail, model_file, run_config_as_base, start_tensorflow
 from keras_cls.compress.config import CompressConfig
 from keras_cls.data.config import DataConfig
 
@@ -22,19 +24,18 @@ def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines about saving drown the progress
     FLAGS = flags.FLAGS
-    run_config = os.path.join(os.path.dirname(FLAGS.model_path), "config.json")
-    if FLAGS.config is None and os.path.isfile(run_config):
-        FLAGS.config = run_config
+    run_config_as_base(FLAGS)
     try:
         config = configflags.config_from_flags(CompressConfig, "compress")  # the flags first: a bad one is named at once
         data_config = configflags.config_from_flags(DataConfig, "data")
         model_file(FLAGS.model_path)
         start_tensorflow()
         from keras_cls.data import pipeline
-        from keras_cls.export.trained import load_trained
+        from keras_cls.export.trained import data_for, load_trained
 
-        model, class_names, _, _ = load_trained(FLAGS.model_path)
-        data = pipeline.load(data_config.for_model(model.input_shape[1]), one_hot=True)
+        trained = load_trained(FLAGS.model_path)
+        model, class_names = trained.model, trained.class_names
+        data = pipeline.load(data_for(trained, data_config)[0], one_hot=True)
     except (ValueError, OSError) as e:
         fail("compress", e)
     out_dir = FLAGS.out_dir or os.path.join(os.path.dirname(FLAGS.model_path), "compressed")

@@ -71,9 +71,11 @@ def test_demo_path_on_a_tiny_budget(tmp_path):
     again = _run("demo.py", tmp_path, *TINY, "--reference_models=", "--sweep=", "--formats=keras", "--runtimes=tf")
     assert again.returncode == 0 and "resnet-18: reusing the completed run" in again.stdout
     assert (tmp_path / "saved_models" / "resnet-18" / "2" / "saved_model.pb").exists()
-    evaluated = _script("evaluate.py", f"--model_path={run / 'model.keras'}", "--source=digits", "--image_size=32",
-                        "--eval_crop=1", f"--out_dir={tmp_path / 'eval'}")
+    # the run's data and contract (its config.json) unless flags say otherwise; the contract cannot be contradicted
+    evaluated = _script("evaluate.py", f"--model_path={run / 'model.keras'}", f"--out_dir={tmp_path / 'eval'}")
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    clash = _script("evaluate.py", f"--model_path={run / 'model.keras'}", "--eval_crop=0.875")
+    assert clash.returncode == 1 and "eval_crop 0.875 (given) vs 1.0 (the run's)" in clash.stderr, clash.stderr
     scores = json.loads(evaluated.stdout)
     assert scores["examples"] == 355 and abs(scores["top1"] - trained["top1"]) < 1e-9
     assert (tmp_path / "eval" / "confusion.png").stat().st_size > 1000

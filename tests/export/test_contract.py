@@ -202,3 +202,17 @@ def test_concurrent_clients_get_the_single_threaded_answers(served):
         server.shutdown()
     assert failures == [[]] * 6, failures
 
+
+
+def test_a_trained_models_contract_is_its_runs():
+    """Data settings that contradict a run's contract are refused naming both values; without a run they are the
+    contract (assumed, and said so)."""
+    from keras_cls.export.trained import Trained, data_for
+
+    run = Trained(None, None, "resnet-18", Preprocessing(32, eval_crop=1.0), "the run's config.json")
+    assert data_for(run, DataConfig(eval_crop=1.0)) == (DataConfig(eval_crop=1.0, image_size=32), run.preprocessing)
+    with pytest.raises(ValueError, match=r"image_size 48 \(given\) vs 32 \(the run's\); eval_crop 0.875 \(given\) "
+                                         r"vs 1.0 \(the run's\)"):
+        data_for(run, DataConfig(image_size=48))
+    assumed = run._replace(contract_from="assumed: no run config.json")
+    assert data_for(assumed, DataConfig())[1] == Preprocessing(32, eval_crop=0.875)

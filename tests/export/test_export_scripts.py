@@ -39,6 +39,8 @@ def test_export_then_predict(run_dir, tmp_path):
     paths = json.loads(_run("export.py", f"--model_path={run_dir / 'model.keras'}", f"--root={root}",
                             f"--tflite={lite}", "--top_k=2").stdout)
     assert paths["saved_model"] == str(root / "resnet-18" / "1") and lite.exists()
+    assert paths["contract"].startswith("assumed: no run config.json") and "image_size 32, eval_crop 0.875" in \
+        paths["contract"]  # a run config without a contract: the default at the model's size, said
     assert 'name: "resnet-18"' in open(paths["models_config"]).read()
     images = []
     for i, shape in enumerate([(40, 60), (100, 30)]):
