@@ -27,7 +27,8 @@ class CompareConfig:
     recipe: Optional[str] = None                  # None: "finetune" with weights, "fast" without
     weights: Optional[str] = None                 # start the trained models from these ("imagenet": keras.applications'
     #                                               EfficientNet files, torchvision's ResNet checkpoints)
-    resnet_weights: Optional[str] = None          # the ResNets' own source instead ("timm:resnet50.a1_in1k", a file)
+    model_weights: Tuple[str, ...] = ()           # per model, <model>=<source> (a weights source, or "scratch"),
+    #                                               e.g. resnet-18=timm:resnet18.a1_in1k,efficientnet-b0=scratch
     reference_models: Tuple[str, ...] = ("efficientnet-b0", "resnet-50")  # random weights, full measurement
     reference_size: Optional[int] = None          # None: each model's own resolution
     sweep: Tuple[str, ...] = SWEEP                # batch-1 TF latency only, against published ImageNet top-1
@@ -43,12 +44,30 @@ class CompareConfig:
             get_spec(name)
         if self.epochs < 1 or self.sweep_repeats < 1:
             raise ValueError("epochs and sweep_repeats must be >= 1")
+        self._per_model()
+
+    def _per_model(self):
+        """{variant: its weights source (None: scratch)} from model_weights, each checked before anything runs."""
+        from keras_cls.models import get_spec
+        from keras_cls.models.building import check_weights
+
+        trained, table = [get_spec(m).name for m in self.models], {}
+        for item in self.model_weights:
+            name, _, source = item.partition("=")
+            if not source:
+                raise ValueError(f"model_weights: {item!r} is not <model>=<source> (a weights source or 'scratch')")
+            spec = get_spec(name)
+            if spec.name not in trained:
+                raise ValueError(f"model_weights: {spec.name} is not one of the trained models {trained}")
+            table[spec.name] = None if source == "scratch" else source
+            check_weights(spec, table[spec.name])
+        return table
 
     def weights_for(self, name):
-        """The weights a trained model starts from (None: from scratch)."""
+        """The weights a trained model starts from (None: from scratch): its own in model_weights, else weights."""
         from keras_cls.models import get_spec
 
-        return self.resnet_weights if self.resnet_weights and get_spec(name).family == "resnet" else self.weights
+        return self._per_model().get(get_spec(name).name, self.weights)
 
     def recipe_for(self, name):
         return self.recipe or ("finetune" if self.weights_for(name) else "fast")

@@ -90,7 +90,7 @@ def test_compare_on_an_image_folder(tmp_path):
     checkpoint = save(random_state(torchvision_layout("basic", (2, 2, 2, 2))), tmp_path / "r18.safetensors")
     out = _run("compare.py", tmp_path, *TINY, "--source=folder", f"--path={tmp_path / 'images'}",
                "--image_size=32", "--batch_size=8", "--validation_fraction=0.2", "--test_fraction=0.2",
-               f"--resnet_weights={checkpoint}", "--reference_models=",
+               f"--model_weights=resnet-18={checkpoint}", "--reference_models=",
                "--sweep=", "--runtimes=tf,tflite_int8", "--formats=keras,tflite_int8")
     assert out.returncode == 0, out.stderr[-3000:]
     rows = _models_csv(tmp_path)
@@ -108,3 +108,16 @@ def test_compare_reports_bad_flags(tmp_path):
     assert out.returncode != 0 and "unknown runtime(s) ['onnx']" in out.stderr
     out = _run("compare.py", tmp_path, "--source=folder", f"--path={tmp_path / 'missing'}")
     assert out.returncode != 0 and "keras-cls compare: error:" in out.stderr and "missing" in out.stderr
+
+
+def test_each_trained_model_can_have_its_own_start():
+    from keras_cls.bench.compare import CompareConfig
+
+    config = CompareConfig(weights="imagenet", model_weights=("resnet-18=torchvision", "EfficientNetB0=scratch"))
+    assert (config.weights_for("resnet-18"), config.weights_for("efficientnet-b0")) == ("torchvision", None)
+    assert (config.recipe_for("resnet-18"), config.recipe_for("efficientnet-b0")) == ("finetune", "fast")
+    for bad, message in ((("resnet-50=torchvision",), "resnet-50 is not one of the trained models"),
+                         (("resnet-18",), "'resnet-18' is not <model>=<source>"),
+                         (("resnet-18=timm:resnet34.a1_in1k",), "is a 'resnet34', not a 'resnet18'")):
+        with pytest.raises(ValueError, match=message):
+            CompareConfig(model_weights=bad)
