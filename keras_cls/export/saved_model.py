@@ -37,9 +37,13 @@ def error_message(message):
 
 
 def checked_class_names(model, class_names):
-    """The class names as a list, "0", "1", ... when none are given; their number must match the outputs."""
+    """The class names as a list; when none are given, ImageNet-1k's for a 1000-class model (models/imagenet.py),
+    else "0", "1", ...; their number must match the outputs."""
+    from keras_cls.models import imagenet
+
     classes = model.output_shape[-1]
-    class_names = list(class_names) if class_names is not None else [str(i) for i in range(classes)]
+    default = imagenet.class_names() if classes == imagenet.NUM_CLASSES else [str(i) for i in range(classes)]
+    class_names = list(class_names) if class_names is not None else default
     if len(class_names) != classes:
         raise ValueError(f"{len(class_names)} class names for a model with {classes} outputs")
     return class_names

@@ -1,12 +1,15 @@
-"""EfficientNet V1 and V2: stage tables and scaling rows (data), and one builder for both generations.
+"""EfficientNet V1, V2 and Lite: stage tables and scaling rows (data), and one builder for all three generations.
 
 V1 follows Tan & Le 2019 and keras.applications.EfficientNetB0..B7; V2 follows Tan & Le 2021 and
-keras.applications.EfficientNetV2B0..L; V2-XL follows google/automl efficientnetv2/effnetv2_configs.py.
-Layer names and weight order match keras.applications exactly, so its weight files load by name.
+keras.applications.EfficientNetV2B0..L; V2-XL follows google/automl efficientnetv2/effnetv2_configs.py; Lite0-4
+follow google/automl efficientnet/lite (efficientnet_lite_builder: V1's table without squeeze-excite, ReLU6, stem
+and head widths and the first and last stages' repeats not scaled, inputs (x - 127) / 128).
+Layer names and weight order match keras.applications exactly, so its weight files load by name; PyTorch
+checkpoints of Lite (efficientnet_pytorch's layout, timm's tf_efficientnet_lite) load tensor for tensor.
 """
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Optional, Tuple
 
 import numpy as np
@@ -17,7 +20,9 @@ from keras_cls.models.layers import CONV_INIT, IMAGENET_MEAN, IMAGENET_STD
 FAMILY = "efficientnet"
 # A block's layers are named block<stage><letter>_...: fine-tuning unfreezes and rates them block by block.
 BLOCK_NAME = r"^(block\d+[^_])_"
-WEIGHT_SOURCES = "None, 'imagenet' (keras.applications' files) or a Keras weights file (.h5 / .weights.h5)"
+WEIGHT_SOURCES = ("None, 'imagenet' (keras.applications' files; Lite: timm's tf_efficientnet_lite checkpoints), "
+                  "a Keras weights file (.h5 / .weights.h5), and for Lite 'timm:tf_efficientnet_liteN.<tag>' or a "
+                  "PyTorch checkpoint (.pth / .pt / .bin / .safetensors, efficientnet_pytorch's or timm's layout)")
 DEFAULT_RECIPE = "efficientnet"
 
 
@@ -43,6 +48,8 @@ class Generation:
     stem_from_table: bool       # V2's stem width is the first stage's input width; V1's is 32
     drop_over_rounded: bool     # V1 spreads drop-connect over the rounded block count, V2 over the table's
     weights_url: str
+    activation: str = "swish"
+    fixed_stem_head: bool = False   # Lite: stem and head widths, first and last stages' repeats, not scaled
 
 
 V1 = Generation(bn_momentum=0.99, explicit_pad=True, dwconv_name="dwconv", round_up_10pct=True,
@@ -51,6 +58,9 @@ V1 = Generation(bn_momentum=0.99, explicit_pad=True, dwconv_name="dwconv", round
 V2 = Generation(bn_momentum=0.9, explicit_pad=False, dwconv_name="dwconv2", round_up_10pct=False,
                 stem_from_table=True, drop_over_rounded=False,
                 weights_url="https://storage.googleapis.com/tensorflow/keras-applications/efficientnet_v2/")
+LITE = Generation(bn_momentum=0.99, explicit_pad=True, dwconv_name="dwconv", round_up_10pct=True,
+                  stem_from_table=False, drop_over_rounded=True, weights_url="", activation="relu6",
+                  fixed_stem_head=True)
 
 
 @dataclass(frozen=True)
@@ -62,15 +72,16 @@ class EfficientNetSpec:
     resolution: int
     dropout: float
     stages: Tuple[Stage, ...]
-    preprocessing: str                  # "adaptive" | "imagenet" | "signed"
-    weights_file: Optional[str] = None  # keras.applications file stem; None where none is published
+    preprocessing: str                  # "adaptive" | "imagenet" | "signed" | "lite"
+    weights_file: Optional[str] = None  # keras.applications file stem, or for Lite timm's checkpoint name; None
+    #                                     where none is published
     weights_md5: Tuple[str, str] = ("", "")  # (with top, without top)
     drop_connect: float = 0.2
     family: str = FAMILY
 
     @property
     def imagenet_weights(self):
-        """Whether weights="imagenet" exists for this variant (keras.applications publishes no V2-XL file)."""
+        """Whether weights="imagenet" exists for this variant (no published V2-XL file)."""
         return self.weights_file is not None
 
 
@@ -162,6 +173,11 @@ _V2_ROWS = (("b0", 1.0, 1.0, 224, 0.2, V2_B_STAGES, "imagenet"), ("b1", 1.0, 1.1
             ("s", 1.0, 1.0, 384, 0.2, V2_S_STAGES, "signed"), ("m", 1.0, 1.0, 480, 0.3, V2_M_STAGES, "signed"),
             ("l", 1.0, 1.0, 480, 0.4, V2_L_STAGES, "signed"), ("xl", 1.0, 1.0, 512, 0.4, V2_XL_STAGES, "signed"))
 
+# (variant, width, depth, resolution, dropout): google/automl efficientnet/lite/efficientnet_lite_builder.py
+_LITE_ROWS = (("lite0", 1.0, 1.0, 224, 0.2), ("lite1", 1.0, 1.1, 240, 0.2), ("lite2", 1.1, 1.2, 260, 0.3),
+              ("lite3", 1.2, 1.4, 280, 0.3), ("lite4", 1.4, 1.8, 300, 0.3))
+LITE_STAGES = tuple(replace(stage, se_ratio=0) for stage in V1_STAGES)
+
 SPECS = tuple(
     EfficientNetSpec(f"efficientnet-{v}", V1, w, d, r, p, V1_STAGES, "adaptive", f"efficientnet{v}", _V1_MD5[v])
     for v, w, d, r, p in _V1_ROWS
@@ -169,6 +185,9 @@ SPECS = tuple(
     EfficientNetSpec(f"efficientnetv2-{v}", V2, w, d, r, p, stages, pre,
                      f"efficientnetv2-{v}" if v in _V2_MD5 else None, _V2_MD5.get(v, ("", "")))
     for v, w, d, r, p, stages, pre in _V2_ROWS
+) + tuple(
+    EfficientNetSpec(f"efficientnet-{v}", LITE, w, d, r, p, LITE_STAGES, "lite", f"tf_efficientnet_{v}.in1k")
+    for v, w, d, r, p in _LITE_ROWS
 )
 
 
@@ -180,15 +199,17 @@ def round_filters(spec, filters, divisor=8):
     return int(rounded)
 
 
-def round_repeats(spec, repeats):
-    return int(math.ceil(spec.depth * repeats))
+def round_repeats(spec, repeats, fixed=False):
+    return repeats if fixed else int(math.ceil(spec.depth * repeats))
 
 
 def scaled_stages(spec):
     """The stage table after width and depth scaling: what the built network has."""
-    return [dict(asdict(stage), repeats=round_repeats(spec, stage.repeats),
+    last = len(spec.stages) - 1
+    return [dict(asdict(stage), repeats=round_repeats(spec, stage.repeats,
+                                                      spec.generation.fixed_stem_head and i in (0, last)),
                  filters_in=round_filters(spec, stage.filters_in), filters_out=round_filters(spec, stage.filters_out))
-            for stage in spec.stages]
+            for i, stage in enumerate(spec.stages)]
 
 
 def feature_stages(stages):
@@ -207,6 +228,8 @@ def feature_channels(spec):
 
 def preprocess(k, x, spec, weights):
     """Pixels in [0, 255] -> the scale the variant was trained at; preprocessing lives inside the model."""
+    if spec.preprocessing == "lite":
+        return k.layers.Rescaling(1.0 / 128.0, offset=-127.0 / 128.0, name="rescaling")(x)
     if spec.preprocessing == "signed" or (spec.preprocessing == "imagenet" and x.shape[-1] != 3):
         return k.layers.Rescaling(1.0 / 128.0, offset=-1.0, name="rescaling")(x)
     x = k.layers.Rescaling(1.0 / 255.0, name="rescaling")(x)
@@ -221,13 +244,14 @@ def preprocess(k, x, spec, weights):
 
 
 def _stem(k, x, spec):
-    filters = round_filters(spec, spec.stages[0].filters_in if spec.generation.stem_from_table else 32)
+    filters = spec.stages[0].filters_in if spec.generation.stem_from_table else 32
+    filters = filters if spec.generation.fixed_stem_head else round_filters(spec, filters)
     padding = "same"
     if spec.generation.explicit_pad:
         x = k.layers.ZeroPadding2D(blocks.correct_pad(x, 3), name="stem_conv_pad")(x)
         padding = "valid"
     return blocks.conv_bn_act(k, x, filters, 3, strides=2, padding=padding, name="stem_",
-                              bn_momentum=spec.generation.bn_momentum)
+                              bn_momentum=spec.generation.bn_momentum, activation=spec.generation.activation)
 
 
 def body(k, x, spec, drop_connect_rate):
@@ -257,34 +281,106 @@ def backbone(k, spec, inputs, *, weights, drop_connect_rate, features_only):
     features = {level: stage_outputs[i] for level, i in feature_stages(scaled_stages(spec)).items()}
     if features_only:  # stop at the last block, as detection backbones do
         return x, features
-    x = blocks.conv_bn_act(k, x, round_filters(spec, 1280), 1, name="top_",
-                           bn_momentum=spec.generation.bn_momentum, conv_name="conv", kernel_init=CONV_INIT)
+    filters = 1280 if spec.generation.fixed_stem_head else round_filters(spec, 1280)
+    x = blocks.conv_bn_act(k, x, filters, 1, name="top_", bn_momentum=spec.generation.bn_momentum, conv_name="conv",
+                           kernel_init=CONV_INIT, activation=spec.generation.activation)
     return x, features
 
 
 def check_weights(spec, weights):
-    """keras.applications' ImageNet files by name, else a local Keras weights file (see family.Family)."""
-    from keras_cls.models import torch_weights
+    """keras.applications' ImageNet files by name (Lite: timm's checkpoints), else a local Keras weights file, or
+    for Lite a PyTorch checkpoint (see family.Family)."""
+    from keras_cls.models.torch_weights import is_checkpoint_file
 
+    lite = spec.generation is LITE
     if weights == "imagenet" and not spec.imagenet_weights:
-        raise ValueError(f"no ImageNet weights are published for {spec.name!r}; EfficientNet B0-B7 and "
-                         "V2 B0-B3/S/M/L have them (keras.applications). Pass weights=None or a file path.")
-    if torch_weights.is_torch_source(weights):
-        raise ValueError(f"weights={weights!r} are PyTorch ResNet weights; allowed for {spec.name}: {WEIGHT_SOURCES}")
-    return weights == "imagenet"
+        raise ValueError(f"no ImageNet weights are published for {spec.name!r}; EfficientNet B0-B7, Lite0-4 and "
+                         "V2 B0-B3/S/M/L have them. Pass weights=None or a file path.")
+    torch_source = weights == "torchvision" or weights.startswith("timm:") or is_checkpoint_file(weights)
+    if torch_source and not lite:
+        raise ValueError(f"weights={weights!r} are PyTorch weights, which {spec.name} does not load; allowed: "
+                         f"{WEIGHT_SOURCES}")
+    if weights == "torchvision" or (weights.startswith("timm:") and not _timm_lite_name(spec, weights)):
+        raise ValueError(f"weights={weights!r}: {spec.name} loads timm's 'timm:{spec.weights_file}' (or another tag "
+                         f"of tf_efficientnet_{spec.name.split('-')[1]}); allowed: {WEIGHT_SOURCES}")
+    return weights == "imagenet" or weights.startswith("timm:")
+
+
+def _timm_lite_name(spec, weights):
+    return weights[len("timm:"):].startswith(spec.weights_file.split(".")[0] + ".")
 
 
 def load_weights(model, spec, weights, *, full_head, features_only):
-    """keras.applications' file (with its top when `full_head`) or a Keras weights file, loaded by layer name.
-    A file may hold the head a model built without one lacks: the classifier, and the last convolution that
-    features_only models stop before."""
+    """keras.applications' file (with its top when `full_head`) or a Keras weights file, loaded by layer name; for
+    Lite, PyTorch checkpoints tensor for tensor (timm's by hub name, or files in efficientnet_pytorch's or timm's
+    layout). A file may hold the head a model built without one lacks: the classifier, and the last convolution
+    that features_only models stop before."""
+    from keras_cls.models import torch_weights
     from keras_cls.models import weights as weight_files
 
+    if spec.generation is LITE and not weights.endswith(".h5"):  # Keras files load by name below
+        hub = weights == "imagenet" or weights.startswith("timm:")
+        name = spec.weights_file if weights == "imagenet" else weights[len("timm:"):]
+        state = torch_weights.read_state(torch_weights.hub_file(name) if hub else weights)
+        return torch_weights.load(model, state, _torch_layout(spec, state),
+                                  f"timm/{name}" if hub else os.path.basename(weights))
     path = weight_files.imagenet_file(spec, full_head) if weights == "imagenet" else os.fspath(weights)
     droppable = weight_files.absent_head(model)
     if features_only:
         droppable += [("top_conv", "Conv2D"), ("top_bn", "BatchNormalization")]
     return weight_files.load(model, path, droppable)
+
+
+# Where our layers are in PyTorch checkpoints: efficientnet_pytorch numbers blocks globally (_blocks.<n>), timm by
+# stage and index (blocks.<stage>.<index>) and names a block's layers by whether it expands.
+_EFFICIENTNET_PYTORCH = {"stem_conv": "_conv_stem", "stem_bn": "_bn0", "top_conv": "_conv_head", "top_bn": "_bn1",
+                         "expand_conv": "_expand_conv", "expand_bn": "_bn0", "dwconv": "_depthwise_conv",
+                         "bn": "_bn1", "project_conv": "_project_conv", "project_bn": "_bn2"}
+_TIMM_ENDS = {"stem_conv": "conv_stem", "stem_bn": "bn1", "top_conv": "conv_head", "top_bn": "bn2"}
+_TIMM_EXPANDING = {"expand_conv": "conv_pw", "expand_bn": "bn1", "dwconv": "conv_dw", "bn": "bn2",
+                   "project_conv": "conv_pwl", "project_bn": "bn3"}
+_TIMM_DEPTHWISE = {"dwconv": "conv_dw", "bn": "bn1", "project_conv": "conv_pw", "project_bn": "bn2"}
+
+
+def _blocks(spec):
+    """{"block2a": (stage, index in stage, index overall, expands)} of the built network."""
+    found, overall = {}, 0
+    for i, stage in enumerate(scaled_stages(spec)):
+        for j in range(stage["repeats"]):
+            found[f"block{i + 1}{chr(j + 97)}"] = (i, j, overall, stage["expand_ratio"] != 1)
+            overall += 1
+    return found
+
+
+def _torch_layout(spec, state):
+    from keras_cls.models.torch_weights import Layout
+
+    index, timm = _blocks(spec), "conv_stem.weight" in state
+
+    def prefix(layer_name):
+        block, _, part = layer_name.partition("_")
+        if block not in index:
+            return (_TIMM_ENDS if timm else _EFFICIENTNET_PYTORCH).get(layer_name, layer_name)
+        stage, j, overall, expands = index[block]
+        if timm:
+            return f"blocks.{stage}.{j}.{(_TIMM_EXPANDING if expands else _TIMM_DEPTHWISE).get(part, part)}"
+        return f"_blocks.{overall}.{_EFFICIENTNET_PYTORCH.get(part, part)}"
+
+    return Layout(prefix, "classifier" if timm else "_fc", describe)
+
+
+def describe(state):
+    """What EfficientNet a PyTorch state dict is, e.g. "an EfficientNet in efficientnet_pytorch's layout (16
+    blocks, stem 32, head 1280 channels)"."""
+    for layout, stem, head, depth in (("timm", "conv_stem", "conv_head", 3), ("efficientnet_pytorch", "_conv_stem",
+                                                                             "_conv_head", 2)):
+        if f"{stem}.weight" in state:
+            blocks = {".".join(k.split(".")[:depth]) for k in state if k.startswith(("blocks.", "_blocks."))}
+            se = " with squeeze-excite" if any("_se_" in k or ".se." in k for k in state) else ""
+            top = f"head {state[head + '.weight'].shape[0]}" if f"{head}.weight" in state else "no head"
+            return (f"an EfficientNet in {layout}'s layout{se} ({len(blocks)} blocks, stem "
+                    f"{state[stem + '.weight'].shape[0]}, {top} channels)")
+    return f"not an EfficientNet checkpoint (first keys: {', '.join(list(state)[:3])})"
 
 
 def init_untrained(model, spec):

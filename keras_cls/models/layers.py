@@ -103,7 +103,7 @@ def mbconv(k, x, *, filters_in, filters_out, kernel_size, strides, expand_ratio,
     filters = filters_in * expand_ratio
     if expand_ratio != 1:
         x = conv_bn_act(k, x, filters, 1, name=name, bn_momentum=gen.bn_momentum, conv_name="expand_conv",
-                        bn_name="expand_bn", act_name="expand_activation")
+                        bn_name="expand_bn", act_name="expand_activation", activation=gen.activation)
     padding = "same"
     if strides == 2 and gen.explicit_pad:
         x = k.layers.ZeroPadding2D(correct_pad(x, kernel_size), name=name + "dwconv_pad")(x)
@@ -111,7 +111,7 @@ def mbconv(k, x, *, filters_in, filters_out, kernel_size, strides, expand_ratio,
     x = k.layers.DepthwiseConv2D(kernel_size, strides=strides, padding=padding, use_bias=False,
                                  depthwise_initializer=CONV_INIT, name=name + gen.dwconv_name)(x)
     x = k.layers.BatchNormalization(momentum=gen.bn_momentum, name=name + "bn")(x)
-    x = k.layers.Activation("swish", name=name + "activation")(x)
+    x = k.layers.Activation(gen.activation, name=name + "activation")(x)
     if 0 < se_ratio <= 1:
         x = squeeze_excite(k, x, filters_in, se_ratio, name=name)
     x = conv_bn_act(k, x, filters_out, 1, name=name, bn_momentum=gen.bn_momentum, activation=None,
@@ -128,12 +128,12 @@ def fused_mbconv(k, x, *, filters_in, filters_out, kernel_size, strides, expand_
     if expand_ratio != 1:
         x = conv_bn_act(k, x, filters_in * expand_ratio, kernel_size, strides=strides, name=name,
                         bn_momentum=gen.bn_momentum, conv_name="expand_conv", bn_name="expand_bn",
-                        act_name="expand_activation")
+                        act_name="expand_activation", activation=gen.activation)
     if 0 < se_ratio <= 1:
         x = squeeze_excite(k, x, filters_in, se_ratio, name=name)
     fused = expand_ratio == 1
     x = conv_bn_act(k, x, filters_out, kernel_size if fused else 1, strides=strides if fused else 1, name=name,
-                    bn_momentum=gen.bn_momentum, activation="swish" if fused else None,
+                    bn_momentum=gen.bn_momentum, activation=gen.activation if fused else None,
                     conv_name="project_conv", bn_name="project_bn", act_name="project_activation",
                     gamma=residual_gamma(k, has_residual))
     if has_residual:

@@ -1,4 +1,5 @@
 """PyTorch ResNet checkpoints (torchvision / timm layout) into our ResNets: every tensor in its place, or a clear error.
+(The .pth reader itself: test_torch_pickle.py.)
 
 The checkpoints are written here in torchvision's exact key layout and shapes (enumerated below from its
 architecture, not from our code); where torch and torchvision are installed, a test compares logits with
@@ -123,7 +124,7 @@ def test_another_depth_is_refused_by_name_and_nothing_is_half_loaded(tmp_path):
     target = build("resnet-18", input_shape=SIZE)
     before = [w.numpy().copy() for w in target.weights]
     with pytest.raises(WeightsMismatchError, match=r"resnet-34.*the model is resnet-18"):
-        torch_weights.load(target, get_spec("resnet-18"), path, resnet.SPECS)
+        resnet.load_weights(target, get_spec("resnet-18"), path, full_head=True, features_only=False)
     assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, target.weights))
 
 
@@ -141,12 +142,7 @@ def test_files_that_are_not_checkpoints(tmp_path):
         build("resnet-18", weights=str(junk), input_shape=SIZE)
     pickle = tmp_path / "model.pth"
     pickle.write_bytes(b"not a pickle")
-    try:
-        import torch  # noqa: F401
-        expected = "not a readable PyTorch checkpoint"
-    except ImportError:
-        expected = "PyTorch pickle: reading it needs torch"
-    with pytest.raises(ValueError, match=expected):
+    with pytest.raises(ValueError, match="model.pth: not a PyTorch checkpoint"):  # read without torch
         build("resnet-18", weights=str(pickle), input_shape=SIZE)
 
 
@@ -175,8 +171,8 @@ def test_hub_names_resolve_through_the_hub_client_cache(tmp_path, monkeypatch):
 
 
 def test_torchvision_is_the_default_imagenet_checkpoint():
-    assert torch_weights.timm_name(get_spec("resnet-50"), "torchvision") == "resnet50.tv2_in1k"
-    assert torch_weights.timm_name(get_spec("resnet-18"), "imagenet") == "resnet18.tv_in1k"
+    assert resnet.timm_name(get_spec("resnet-50"), "torchvision") == "resnet50.tv2_in1k"
+    assert resnet.timm_name(get_spec("resnet-18"), "imagenet") == "resnet18.tv_in1k"
 
 
 @pytest.mark.parametrize("name", ["resnet-18", "resnet-50"])
