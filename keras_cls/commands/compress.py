@@ -26,7 +26,8 @@ def main(argv):
     FLAGS = flags.FLAGS
     run_config_as_base(FLAGS)
     try:
-        config = configflags.config_from_flags(CompressConfig, "compress")  # the flags first: a bad one is named at once
+        # the flags first: a bad one is named at once
+        config = configflags.config_from_flags(CompressConfig, "compress")
         data_config = configflags.config_from_flags(DataConfig, "data")
         model_file(FLAGS.model_path)
         start_tensorflow()

@@ -72,6 +72,13 @@ def check_weights(spec, weights):
         raise ValueError(f"weights {weights!r} is neither a known source nor an existing file; {allowed}")
 
 
+def fetch_weights(spec, weights, *, full_head):
+    """Download (once) or find the file a named weights source means, before a job writes anything; a local file
+    path is returned as it is. Offline, the error says what to get and where to put it."""
+    check_weights(spec, weights)
+    return family_module(spec).fetch_weights(spec, os.fspath(weights), full_head=full_head) or os.fspath(weights)
+
+
 def _check_shape(spec, input_shape, weights):
     if len(input_shape) != 3:
         raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}")

@@ -310,6 +310,17 @@ def _timm_lite_name(spec, weights):
     return weights[len("timm:"):].startswith(spec.weights_file.split(".")[0] + ".")
 
 
+def fetch_weights(spec, weights, *, full_head):
+    """The local file a named source means, downloaded once (keras.applications' file with or without its top;
+    Lite: timm's checkpoint from the hub); None for a local file."""
+    from keras_cls.models import torch_weights
+    from keras_cls.models import weights as weight_files
+
+    if spec.generation is LITE and (weights == "imagenet" or weights.startswith("timm:")):
+        return torch_weights.hub_file(spec.weights_file if weights == "imagenet" else weights[len("timm:"):])
+    return weight_files.imagenet_file(spec, full_head) if weights == "imagenet" else None
+
+
 def load_weights(model, spec, weights, *, full_head, features_only):
     """keras.applications' file (with its top when `full_head`) or a Keras weights file, loaded by layer name; for
     Lite, PyTorch checkpoints tensor for tensor (timm's by hub name, or files in efficientnet_pytorch's or timm's
@@ -318,13 +329,12 @@ def load_weights(model, spec, weights, *, full_head, features_only):
     from keras_cls.models import torch_weights
     from keras_cls.models import weights as weight_files
 
-    if spec.generation is LITE and not weights.endswith(".h5"):  # Keras files load by name below
-        hub = weights == "imagenet" or weights.startswith("timm:")
-        name = spec.weights_file if weights == "imagenet" else weights[len("timm:"):]
-        state = torch_weights.read_state(torch_weights.hub_file(name) if hub else weights)
-        return torch_weights.load(model, state, _torch_layout(spec, state),
-                                  f"timm/{name}" if hub else os.path.basename(weights))
-    path = weight_files.imagenet_file(spec, full_head) if weights == "imagenet" else os.fspath(weights)
+    fetched = fetch_weights(spec, weights, full_head=full_head)
+    path = fetched or weights
+    if spec.generation is LITE and not path.endswith(".h5"):  # Keras files load by name below
+        state = torch_weights.read_state(path)
+        source = os.path.basename(path) if fetched is None else f"timm/{weights.removeprefix('timm:')}"
+        return torch_weights.load(model, state, _torch_layout(spec, state), source)
     droppable = weight_files.absent_head(model)
     if features_only:
         droppable += [("top_conv", "Conv2D"), ("top_bn", "BatchNormalization")]

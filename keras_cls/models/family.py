@@ -7,7 +7,7 @@ model — so a new family is its module plus one line in `registry.FAMILY_MODULE
 for a family that lives outside the package). `registry` checks each family against `Family` when it registers it,
 so a family that lacks a part fails at import with the part named, not at its first build.
 """
-from typing import Dict, List, Protocol, Tuple, runtime_checkable
+from typing import Dict, List, Optional, Protocol, Tuple, runtime_checkable
 
 
 class Spec(Protocol):
@@ -44,6 +44,10 @@ class Family(Protocol):
         """Refuse (ValueError naming what is allowed) a weights source this variant cannot load; True when
         `weights` names a source (a hub or published file), False when it must be a local file."""
 
+    def fetch_weights(self, spec, weights: str, *, full_head: bool) -> Optional[str]:
+        """The local file a named (checked) source means, downloaded once, or WeightsUnavailableError saying what
+        to get and where to put it; None for a local file. Jobs call it before they write anything."""
+
     def load_weights(self, model, spec, weights: str, *, full_head: bool, features_only: bool) -> str:
         """Load a checked source into `model` (the pretrained classifier only when `full_head`: a 1000-class top);
         a one-line account of what was loaded."""
@@ -53,7 +57,7 @@ class Family(Protocol):
 
 
 PARTS = ("FAMILY", "SPECS", "BLOCK_NAME", "WEIGHT_SOURCES", "DEFAULT_RECIPE", "backbone", "scaled_stages",
-         "feature_channels", "check_weights", "load_weights", "init_untrained")
+         "feature_channels", "check_weights", "fetch_weights", "load_weights", "init_untrained")
 SPEC_FIELDS = ("name", "family", "resolution", "dropout", "drop_connect", "imagenet_weights")
 
 

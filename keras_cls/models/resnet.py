@@ -145,6 +145,14 @@ def check_weights(spec, weights):
     return _hub(weights)
 
 
+def fetch_weights(spec, weights, *, full_head):
+    """The local file a named source means (timm's safetensors from the hub, downloaded once); None for a file."""
+    del full_head  # the checkpoint holds its classifier; loading decides whether it fits
+    from keras_cls.models import torch_weights
+
+    return torch_weights.hub_file(timm_name(spec, weights)) if _hub(weights) else None
+
+
 def load_weights(model, spec, weights, *, full_head, features_only):
     """PyTorch checkpoints (hub names or files) converted tensor by tensor in torchvision's layout (torch_weights);
     Keras weights files by layer name."""
@@ -154,8 +162,8 @@ def load_weights(model, spec, weights, *, full_head, features_only):
 
     layout = torch_weights.Layout(prefix=torch_module, head="fc", describe=describe)
     if _hub(weights):
-        name = timm_name(spec, weights)
-        return torch_weights.load(model, torch_weights.read_state(torch_weights.hub_file(name)), layout, f"timm/{name}")
+        path = fetch_weights(spec, weights, full_head=True)
+        return torch_weights.load(model, torch_weights.read_state(path), layout, f"timm/{timm_name(spec, weights)}")
     if torch_weights.is_checkpoint_file(weights):
         return torch_weights.load(model, torch_weights.read_state(weights), layout, os.path.basename(weights))
     return weight_files.load(model, os.fspath(weights), weight_files.absent_head(model))

@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from keras_cls.models.weights import HEAD, WeightsMismatchError, set_layer_weights
+from keras_cls.models.weights import HEAD, WeightsMismatchError, WeightsUnavailableError, reachable, set_layer_weights
 
 SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 HUB_FILE = "model.safetensors"
@@ -25,10 +25,6 @@ PREFIXES = ("module.", "model.", "backbone.", "encoder.")  # wrappers' prefixes 
 _PARAMS = {"Conv2D": ("weight",), "DepthwiseConv2D": ("weight",), "Dense": ("weight", "bias"),
            "BatchNormalization": ("weight", "bias", "running_mean", "running_var")}
 _IGNORED = ("num_batches_tracked",)
-
-
-class WeightsUnavailableError(ValueError):
-    """Pretrained weights could not be fetched (offline, unknown name, or a missing optional package)."""
 
 
 @dataclass(frozen=True)
@@ -47,13 +43,14 @@ def hub_file(name):
     """Download (once; cached and checksummed by the hub client) timm/<name>'s safetensors file; its local path."""
     try:
         import huggingface_hub
-        from huggingface_hub import errors
+        from huggingface_hub import constants, errors
     except ImportError as e:
         raise WeightsUnavailableError("downloading timm/torchvision weights needs huggingface_hub: "
                                       "pip install 'keras_cls[pretrained]' (or pass a local .safetensors file)") from e
     repo = f"timm/{name}"
-    try:
-        return huggingface_hub.hf_hub_download(repo, HUB_FILE)
+    offline = constants.HF_HUB_OFFLINE or not reachable(constants.ENDPOINT)
+    try:  # offline: the cache answers at once, not the client after its retries
+        return huggingface_hub.hf_hub_download(repo, HUB_FILE, local_files_only=offline)
     except errors.LocalEntryNotFoundError as e:  # offline, nothing cached (an EntryNotFoundError subclass)
         raise _offline(repo) from e
     except (errors.RepositoryNotFoundError, errors.EntryNotFoundError, errors.RevisionNotFoundError) as e:

@@ -17,8 +17,34 @@ HEAD = "predictions"
 _LEGACY_AUTONAMED = re.compile(r"^(normalization)(_\d+)?$")
 
 
+CONNECT_TIMEOUT_S = 3
+
+
 class WeightsMismatchError(ValueError):
     """A weights file does not fit the model (another variant, another head, or not a weights file)."""
+
+
+class WeightsUnavailableError(ValueError):
+    """Pretrained weights could not be fetched (offline, unknown name, or a missing optional package)."""
+
+
+def reachable(url):
+    """Whether `url`'s host takes a connection within a few seconds: without one, a download is refused at once,
+    not after a client's retries (keras' get_file took 17 s, the hub client 39 s, to fail offline)."""
+    import socket
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname, parts.port or 443), timeout=CONNECT_TIMEOUT_S).close()
+        return True
+    except OSError:
+        return False
+
+
+def keras_home():
+    """Where keras.utils.get_file keeps downloads: $KERAS_HOME, else ~/.keras."""
+    return os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
 
 
 def imagenet_file(spec, include_top):
@@ -26,8 +52,17 @@ def imagenet_file(spec, include_top):
     import keras
 
     file_name = spec.weights_file + (".h5" if include_top else "_notop.h5")
-    return keras.utils.get_file(file_name, spec.generation.weights_url + file_name, cache_subdir="models",
-                                file_hash=spec.weights_md5[0 if include_top else 1])
+    url, cached = spec.generation.weights_url + file_name, os.path.join(keras_home(), "models", file_name)
+    fix = (f"download {url} where there is a connection and put it at {cached} (or set KERAS_HOME to a folder whose "
+           "models/ holds it), or pass a weights file's path")
+    if not os.path.exists(cached) and not reachable(url):
+        raise WeightsUnavailableError(f"{spec.name}'s ImageNet weights are not cached and {url.split('/')[2]} "
+                                      f"cannot be reached: {fix}")
+    try:
+        return keras.utils.get_file(file_name, url, cache_dir=keras_home(), cache_subdir="models",
+                                    file_hash=spec.weights_md5[0 if include_top else 1])
+    except Exception as e:  # keras raises a bare Exception for a failed fetch, ValueError for a bad checksum
+        raise WeightsUnavailableError(f"could not fetch {file_name} ({str(e).splitlines()[0][:200]}): {fix}") from e
 
 
 def absent_head(model):

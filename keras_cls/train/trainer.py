@@ -107,7 +107,8 @@ class Trainer:
 
         self.config, self.spec = config, get_spec(config.model)
         self.data_config = (data_config or DataConfig()).for_model(self.spec.resolution)  # explicit size wins
-        self.recipe = recipes.resolve(config.recipe, family_module(self.spec).DEFAULT_RECIPE, pretrained=config.weights is not None, **{
+        default = family_module(self.spec).DEFAULT_RECIPE
+        self.recipe = recipes.resolve(config.recipe, default, pretrained=config.weights is not None, **{
             f: getattr(config, f) for f in ("optimizer", "learning_rate", "schedule", "warmup_epochs", "weight_decay",
                                             "label_smoothing", "ema", "dropout_rate", "drop_connect_rate",
                                             "unfreeze", "backbone_lr", "layer_decay", "train_bn")})
@@ -188,6 +189,7 @@ class Trainer:
         import keras
 
         from keras_cls import data as data_lib
+        from keras_cls.models.building import fetch_weights
 
         self._new_run_dir()
         saved = files.read_json(os.path.join(self.config.run_dir, "config.json"))
@@ -204,6 +206,8 @@ class Trainer:
             strategy = strategy or make_strategy(self.config)
             data = data_lib.load(self.data_config, arrays=self.arrays, one_hot=True)
             self._check_trainable(data)
+            if self.config.weights is not None:  # a named source is fetched (or refused) before anything is written
+                fetch_weights(self.spec, self.config.weights, full_head=len(data.class_names) == 1000)
             self._start_files(data, strategy)
             if self.config.strategy == "multiworker":
                 from keras_cls.train import multiworker

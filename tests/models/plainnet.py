@@ -53,6 +53,10 @@ def check_weights(spec, weights):
     return False
 
 
+def fetch_weights(spec, weights, *, full_head):
+    return None  # no named sources
+
+
 def load_weights(model, spec, weights, *, full_head, features_only):
     from keras_cls.models import weights as weight_files
 

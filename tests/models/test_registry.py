@@ -113,6 +113,6 @@ def test_a_family_lacking_a_part_is_named_when_registered():
     partial = types.ModuleType("mobilenet")
     partial.FAMILY, partial.SPECS, partial.backbone = "mobilenet", (), lambda *a, **k: None
     with pytest.raises(TypeError, match="mobilenet lacks BLOCK_NAME, WEIGHT_SOURCES, DEFAULT_RECIPE, scaled_stages, "
-                                        "feature_channels, check_weights, load_weights, init_untrained"):
+                                        "feature_channels, check_weights, fetch_weights, load_weights, init_untrained"):
         check(partial)
 

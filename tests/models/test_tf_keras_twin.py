@@ -9,7 +9,7 @@ from tests.conftest import images, randomize
 import tf_keras  # noqa: E402  (the [dev] extra)
 
 
-@pytest.mark.parametrize("name", ["efficientnet-b0", "efficientnetv2-b0", "resnet-18"])
+@pytest.mark.parametrize("name", ["efficientnet-b0", "efficientnetv2-b0", "efficientnet-lite0", "resnet-18"])
 def test_twin_has_same_params_and_outputs(name):
     import keras
 

@@ -1,4 +1,6 @@
 """Weight files: legacy .h5 by layer name, Keras 3 .weights.h5, the ImageNet download path, and mismatches."""
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -144,3 +146,37 @@ def test_imagenet_file_for_v2_without_top(monkeypatch):
     assert fname == "efficientnetv2-s_notop.h5"
     assert origin == "https://storage.googleapis.com/tensorflow/keras-applications/efficientnet_v2/efficientnetv2-s_notop.h5"
     assert kwargs == {"cache_subdir": "models", "file_hash": "af0682fb74e8c54910f2d4393339c070"}
+
+
+def test_offline_every_named_source_fails_at_once_saying_what_to_get(tmp_path, monkeypatch):
+    """No connection (every connect refused here, nothing touches the network): keras.applications' files, the
+    hub's ResNet and Lite checkpoints each fail in one line naming the file and where it goes, within seconds, and
+    a training run writes nothing before that."""
+    import socket
+    import time
+
+    from huggingface_hub import constants
+
+    from keras_cls.data import DataConfig
+    from keras_cls.train import TrainConfig, Trainer
+
+    def refused(*args, **kwargs):
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket, "create_connection", refused)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # the client would try; the connect check answers first
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    start = time.perf_counter()
+    cases = [("efficientnet-b0", f"put it at {tmp_path / 'keras' / 'models' / 'efficientnetb0_notop.h5'}"),
+             ("resnet-50", "could not download timm/resnet50.tv2_in1k/model.safetensors"),
+             ("efficientnet-lite0", "could not download timm/tf_efficientnet_lite0.in1k/model.safetensors")]
+    for name, needle in cases:
+        with pytest.raises(weights.WeightsUnavailableError, match=re.escape(needle)):
+            build(name, weights="imagenet", include_top=False)
+    run_dir = tmp_path / "run"
+    trainer = Trainer(TrainConfig(model="efficientnet-b0", weights="imagenet", epochs=1, run_dir=str(run_dir)),
+                      DataConfig(source="digits", image_size=32))
+    with pytest.raises(weights.WeightsUnavailableError, match="efficientnetb0_notop.h5"):
+        trainer.run()
+    assert time.perf_counter() - start < 15 and not run_dir.exists()
