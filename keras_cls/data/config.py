@@ -6,13 +6,14 @@ from typing import Optional, Tuple
 
 EVAL_CROP = 0.875  # the evaluation center crop's share of the shorter side (the ImageNet convention: 224 of 256)
 MAX_PIXELS = 50_000_000  # ~50 megapixels: any camera photo; a decoded bomb of that size is 150 MB of uint8
-SOURCES = ("digits", "folder", "tfrecord", "cifar", "tfds", "arrays")
+SOURCES = ("digits", "elpv", "folder", "tfrecord", "cifar", "tfds", "arrays")
+BUILT_IN = ("digits", "elpv", "arrays")  # sources that need no path
 VERIFY = ("header", "full", "none")
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    source: str = "digits"                # digits | folder | tfrecord | cifar | tfds | arrays
+    source: str = "digits"                # digits | elpv | folder | tfrecord | cifar | tfds | arrays
     path: Optional[str] = None            # folder / TFRecord folder or glob / CIFAR folder / TFDS dataset name
     image_size: Optional[int] = None      # training and evaluation size in pixels (square); None: the model's own
     batch_size: int = 32                  # images per step (all replicas together)
@@ -50,7 +51,7 @@ class DataConfig:
         for name in ("validation_fraction", "test_fraction"):
             _check(0 <= getattr(self, name) < 0.5, f"{name} must be in [0, 0.5), got {getattr(self, name)}")
         _check(self.cache in (None, "memory") or isinstance(self.cache, str), "cache must be None, 'memory' or a path")
-        _check(self.source in ("digits", "arrays") or self.path, f"source {self.source!r} needs a path")
+        _check(self.source in BUILT_IN or self.path, f"source {self.source!r} needs a path")
 
     def for_model(self, resolution):
         """This config at the model's resolution when no image_size was given (an explicit one wins)."""

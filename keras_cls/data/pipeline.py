@@ -41,6 +41,8 @@ class Data:
 def read_source(config, arrays=None):
     if config.source == "digits":
         return sources.digits()
+    if config.source == "elpv":
+        return sources.elpv()
     if config.source == "arrays":
         _check(arrays is not None, "source 'arrays' needs arrays=(x, y) or (x, y, class_names)")
         return sources.arrays(*arrays)

@@ -70,18 +70,49 @@ def split_off(source, validation_fraction, test_fraction):
     return source
 
 
+ELPV_CLASSES = ("functional", "defective")
+ELPV_NOTE = ("elpv-dataset (PyPI; Buerhop-Lutz, Deitsch et al. 2018, CC BY-NC-SA 4.0): 2,624 electroluminescence "
+             "images of solar cells from 44 modules (300x300, 8-bit gray -> RGB), each with experts' defect "
+             "probability 0, 1/3, 2/3 or 1: functional = below 1/2 (1,803), defective = 2/3 or 1 (821); fixed split, "
+             "stratified by class as digits': test = k % 5 == 4 (524), validation = k % 10 == 3 (262), train = the "
+             "other 1,838 (cells of one module can fall in different splits)")
+
+
+def _fixed_split(labels):
+    """(test, validation) masks: numbering each class's items 0, 1, 2, ... in order, test = k % 5 == 4 and
+    validation = k % 10 == 3 (stratified, deterministic)."""
+    rank = np.zeros(len(labels), dtype=np.int64)  # position of each item among its class, in order
+    for c in np.unique(labels):
+        rank[labels == c] = np.arange(np.sum(labels == c))
+    return rank % 5 == 4, rank % 10 == 3
+
+
 def digits():
     from sklearn.datasets import load_digits
 
     d = load_digits()
     pixels = np.repeat(np.round(d.images * (255.0 / 16.0)).astype(np.uint8)[..., None], 3, axis=-1)
-    rank = np.zeros(len(d.target), dtype=np.int64)  # position of each image among its class, in dataset order
-    for c in np.unique(d.target):
-        rank[d.target == c] = np.arange(np.sum(d.target == c))
-    test, val = rank % 5 == 4, rank % 10 == 3
+    test, val = _fixed_split(d.target)
     split = lambda m: Split("pixels", pixels[m], d.target[m].astype(np.int64))  # noqa: E731
     return SourceData(split(~test & ~val), split(val), split(test), [str(n) for n in d.target_names], flip=False,
                       note=DIGITS_NOTE)
+
+
+def elpv():
+    """Real labelled photos that ship inside a wheel: solar cells, functional or defective (ELPV_NOTE)."""
+    try:
+        import elpv_dataset
+    except ImportError:
+        raise ValueError("source 'elpv' needs the elpv-dataset package, whose wheel holds the images "
+                         "(pip install elpv-dataset)") from None
+    root = os.path.join(os.path.dirname(elpv_dataset.__file__), "data")
+    with open(os.path.join(root, "labels.csv")) as f:
+        rows = [line.split() for line in f if line.strip()]
+    paths = np.array([os.path.join(root, row[0]) for row in rows])
+    labels = (np.array([float(row[1]) for row in rows]) > 0.5).astype(np.int64)
+    test, val = _fixed_split(labels)
+    split = lambda m: Split("files", paths[m], labels[m])  # noqa: E731
+    return SourceData(split(~test & ~val), split(val), split(test), list(ELPV_CLASSES), note=ELPV_NOTE)
 
 
 def arrays(x, y, class_names=None, test=None, validation=None):

@@ -122,7 +122,7 @@ def test_resnet_layer_names_follow_torchvision():
     ({"weights": "/no/such/file.h5"}, r"neither a known source nor an existing file; allowed for efficientnet-b0: "
                                       r"None, 'imagenet'"),
     ({"weights": 3}, r"weights must be a string or path"),
-    ({"weights": "torchvision"}, r"PyTorch ResNet weights; allowed for efficientnet-b0"),
+    ({"weights": "torchvision"}, r"are PyTorch weights, which efficientnet-b0 does not load; allowed: None"),
     ({"name": "resnet-50", "weights": "timm:resnet50d.ra2_in1k"}, r"is a 'resnet50d', not a 'resnet50'"),
     ({"name": "resnet-50", "weights": "timm:resnet18.a1_in1k"}, r"is a 'resnet18', not a 'resnet50'"),
     ({"name": "resnet-50", "weights": "timm:resnet50.a1_in1k/../../x"}, r"is not a timm checkpoint name"),

@@ -102,14 +102,21 @@ def test_failed_load_leaves_nothing_half_set(tmp_path):
     assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, target.weights))
 
 
-def test_imagenet_path_downloads_checksummed_file_and_matches_keras_applications(tmp_path, monkeypatch):
+@pytest.fixture
+def online(monkeypatch, tmp_path):
+    """The download host answers (get_file itself is faked in each test: nothing touches the network)."""
+    monkeypatch.setattr(weights, "reachable", lambda url: True)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+
+
+def test_imagenet_path_downloads_checksummed_file_and_matches_keras_applications(tmp_path, monkeypatch, online):
     """weights='imagenet' asks keras.utils.get_file for keras.applications' URL and md5; the output equals
     keras.applications' own weights='imagenet' model given the same file (its variance fix included)."""
     source = randomize(keras.applications.EfficientNetB0(weights=None))
     path = _legacy_h5(source, tmp_path / "efficientnetb0.h5")
     calls = []
 
-    def fake_get_file(fname, origin, cache_subdir, file_hash):
+    def fake_get_file(fname, origin, cache_subdir, file_hash, cache_dir=None):
         calls.append((fname, origin, file_hash))
         return path
 
@@ -125,7 +132,7 @@ def test_imagenet_path_downloads_checksummed_file_and_matches_keras_applications
     _same_outputs(theirs, ours, size=(224, 224))
 
 
-def test_imagenet_backbone_under_a_new_head(tmp_path, monkeypatch):
+def test_imagenet_backbone_under_a_new_head(tmp_path, monkeypatch, online):
     """weights='imagenet' with another class count loads keras.applications' file without top, then a new head."""
     source = randomize(keras.applications.EfficientNetB0(weights=None, include_top=False, input_shape=SIZE))
     path = _legacy_h5(source, tmp_path / "efficientnetb0_notop.h5")
@@ -136,7 +143,7 @@ def test_imagenet_backbone_under_a_new_head(tmp_path, monkeypatch):
     assert np.array_equal(ours.get_layer("top_bn").get_weights()[2], source.get_layer("top_bn").get_weights()[2])
 
 
-def test_imagenet_file_for_v2_without_top(monkeypatch):
+def test_imagenet_file_for_v2_without_top(monkeypatch, tmp_path, online):
     calls = []
     monkeypatch.setattr(keras.utils, "get_file", lambda *a, **kw: calls.append((a, kw)) or "/tmp/x.h5")
     from keras_cls.models import get_spec
@@ -145,7 +152,8 @@ def test_imagenet_file_for_v2_without_top(monkeypatch):
     (fname, origin), kwargs = calls[0]
     assert fname == "efficientnetv2-s_notop.h5"
     assert origin == "https://storage.googleapis.com/tensorflow/keras-applications/efficientnet_v2/efficientnetv2-s_notop.h5"
-    assert kwargs == {"cache_subdir": "models", "file_hash": "af0682fb74e8c54910f2d4393339c070"}
+    assert kwargs == {"cache_dir": str(tmp_path / "keras"), "cache_subdir": "models",
+                      "file_hash": "af0682fb74e8c54910f2d4393339c070"}
 
 
 def test_offline_every_named_source_fails_at_once_saying_what_to_get(tmp_path, monkeypatch):

