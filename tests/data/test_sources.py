@@ -29,6 +29,21 @@ def test_digits_fixed_split():
     assert "k % 5 == 4" in data.note
 
 
+def test_elpv_real_photos_from_their_wheel():
+    """ELPV's 2,624 solar-cell photos (elpv-dataset, [dev]), read as files with its labels: functional (defect
+    probability 0 or 1/3) or defective (2/3 or 1), stratified as digits'."""
+    d = sources.elpv()
+    assert [len(d.train), len(d.validation), len(d.test)] == [1838, 262, 524]
+    assert d.class_names == ["functional", "defective"] and "CC BY-NC-SA 4.0" in d.note
+    assert [np.bincount(s.labels).tolist() for s in (d.train, d.validation, d.test)] == [[1263, 575], [180, 82],
+                                                                                         [360, 164]]
+    data = load(DataConfig(source="elpv", image_size=32, batch_size=8))
+    x, _ = next(iter(data.test))
+    assert x.shape == (8, 32, 32, 3) and np.array_equal(x[..., 0], x[..., 2])  # gray photos become RGB
+    assert data.sizes == {"train": 1838, "validation": 262, "test": 524}
+    assert data.report.as_dict() == {"seen": 2624, "kept": 2624, "skipped": 0, "files": []}
+
+
 def test_folder_decodes_every_format_and_skips_bad_files(tmp_path):
     write_folder(tmp_path / "imgs")
     data = load(DataConfig(source="folder", path=str(tmp_path / "imgs"), image_size=32, batch_size=4,

@@ -108,8 +108,9 @@ def timm_keys(state):
 
 
 def test_timms_checkpoint_by_hub_name_and_file(lite0, tmp_path, monkeypatch):
-    """weights="imagenet" for Lite is timm/tf_efficientnet_lite0.in1k through the hub client (its cache written here
-    in its layout, from the real checkpoint's tensors); the local .safetensors file loads the same."""
+    """timm/tf_efficientnet_lite0.in1k through the hub client (its cache written here in its layout, from the real
+    checkpoint's tensors) and the local .safetensors file load the same; weights="imagenet" is the installed
+    package's checkpoint (else the hub's)."""
     from huggingface_hub import constants
     from safetensors.numpy import save_file
 
@@ -124,8 +125,12 @@ def test_timms_checkpoint_by_hub_name_and_file(lite0, tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     _hub_cache(tmp_path / "hub", "timm/tf_efficientnet_lite0.in1k", str(path))
-    from_hub = keras_cls.build("efficientnet-lite0", weights="imagenet", classifier_activation=None)
+    from_hub = keras_cls.build("efficientnet-lite0", weights="timm:tf_efficientnet_lite0.in1k",
+                               classifier_activation=None)
     np.testing.assert_array_equal(np.asarray(from_hub(x, training=False)), expected)
+    from keras_cls.models import efficientnet, get_spec
+
+    assert efficientnet.fetch_weights(get_spec("efficientnet-lite0"), "imagenet", full_head=True) == CHECKPOINT
     with pytest.raises(ValueError, match="loads timm's 'timm:tf_efficientnet_lite1.in1k'"):
         keras_cls.build("efficientnet-lite1", weights="timm:tf_efficientnet_lite0.in1k")
     with pytest.raises(ValueError, match="are PyTorch weights, which efficientnet-b0 does not load"):

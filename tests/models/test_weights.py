@@ -178,7 +178,7 @@ def test_offline_every_named_source_fails_at_once_saying_what_to_get(tmp_path, m
     start = time.perf_counter()
     cases = [("efficientnet-b0", f"put it at {tmp_path / 'keras' / 'models' / 'efficientnetb0_notop.h5'}"),
              ("resnet-50", "could not download timm/resnet50.tv2_in1k/model.safetensors"),
-             ("efficientnet-lite0", "could not download timm/tf_efficientnet_lite0.in1k/model.safetensors")]
+             ("efficientnet-lite1", "could not download timm/tf_efficientnet_lite1.in1k/model.safetensors")]
     for name, needle in cases:
         with pytest.raises(weights.WeightsUnavailableError, match=re.escape(needle)):
             build(name, weights="imagenet", include_top=False)
