@@ -12,8 +12,11 @@ import numpy as np
 from keras_cls.data import DataConfig
 
 MODEL = "efficientnet-lite0"
-DATA = DataConfig(source="elpv", image_size=96, batch_size=32, eval_crop=1.0)
-ARMS = (("pretrained", "finetune"), ("scratch", "fast"))  # (start, recipe)
+DATA = DataConfig(source="elpv", image_size=160, batch_size=32, eval_crop=1.0)
+# (start, recipe): one recipe for both, so that the start is the only difference. "fast" trains everything from the
+# first step with BatchNorm adapting: ELPV's gray electroluminescence images are far from ImageNet's photos, and the
+# finetune recipe (a head-only phase on frozen features, BatchNorm kept) scored 72.4% against scratch's 76.0% here.
+ARMS = (("pretrained", "fast"), ("scratch", "fast"))
 
 
 def _int8(run_dir, data_config, calibration_images, log):
@@ -51,18 +54,44 @@ def fine_tune(root, epochs, steps, seeds, size, calibration_images=64, log=print
 
 
 def natural_photos():
-    """Real photos that ship with scikit-learn and scikit-image (cat, coffee, rocket, motorcycle, temple, flower)."""
+    """Real photos that ship with scikit-learn and scikit-image: a cat, coffee, a rocket, a motorcycle seen by two
+    cameras, a cameraman (gray), a temple and a flower."""
     import skimage.data
     from sklearn.datasets import load_sample_images
 
+    camera = np.repeat(skimage.data.camera()[..., None], 3, axis=-1)
     return [skimage.data.chelsea(), skimage.data.coffee(), skimage.data.rocket(),
-            skimage.data.stereo_motorcycle()[0], *load_sample_images().images]
+            *skimage.data.stereo_motorcycle()[:2], camera, *load_sample_images().images]
 
 
-def imagenet_int8_agreement(photos, calibration):
-    """How often the real ImageNet Lite0's int8 TFLite file names the same top-1 class as the float32 model, over
-    `photos` (a list of RGB uint8 arrays of any size) through the preprocessing contract; calibrated on
-    `calibration` (N, 224, 224, 3)."""
+def crops(photo, grid=3, share=2 / 3):
+    """The photo and grid x grid crops of `share` of each side, spread over it, then the four quarters: 14 views."""
+    h, w = photo.shape[:2]
+    ch, cw = int(h * share), int(w * share)
+    views = [photo] + [photo[int(i * (h - ch) / (grid - 1)):][:ch, int(j * (w - cw) / (grid - 1)):][:, :cw]
+                       for i in range(grid) for j in range(grid)]
+    return views + [photo[i * h // 2:(i + 1) * h // 2, j * w // 2:(j + 1) * w // 2] for i in range(2) for j in range(2)]
+
+
+def calibration_photos(limit):
+    """Calibration images kept apart from the ones the agreement is measured on: ELPV's training photos and
+    scikit-image's other colour pictures (astronaut, galaxies, microscopy, retina), at 224 px."""
+    import skimage.data
+
+    from keras_cls.data.contract import Preprocessing
+
+    contract = Preprocessing(224)
+    others = [skimage.data.astronaut(), skimage.data.hubble_deep_field(), skimage.data.immunohistochemistry(),
+              skimage.data.retina()]
+    pictures = [view for picture in others for view in crops(picture)]
+    pictures = [p for pair in zip(pictures, elpv_photos("train", len(pictures))) for p in pair]
+    return np.stack([np.asarray(contract.apply(p)) for p in pictures[:limit]])
+
+
+def imagenet_int8_agreement(photo_sets, calibration):
+    """How often the real ImageNet Lite0's int8 TFLite file names the same top-1 class as the float32 model: a row
+    for each {name: photos} set (lists of RGB uint8 arrays of any size, through the preprocessing contract);
+    calibrated on `calibration` (N, 224, 224, 3)."""
     import tempfile
 
     import keras_cls
@@ -76,12 +105,15 @@ def imagenet_int8_agreement(photos, calibration):
         path = os.path.join(tmp, "int8.tflite")
         with open(path, "wb") as f:
             f.write(ptq.convert(model, "int8", calibration, preprocessing=contract))
-        lite = TFLiteModel(path)
-        same = 0
-        for photo in photos:
-            expected = int(np.argmax(model(np.asarray(contract.apply(photo))[None].astype(np.float32))))
-            same += int(lite(np.asarray(photo, np.float32)[None])["classes"][0, 0]) == expected
-    return {"model": MODEL, "photos": len(photos), "same_top1": same, "agreement": same / len(photos)}
+        lite, rows = TFLiteModel(path), []
+        for name, photos in photo_sets.items():
+            same = 0
+            for photo in photos:
+                expected = int(np.argmax(model(np.asarray(contract.apply(photo))[None].astype(np.float32))))
+                same += int(lite(np.asarray(photo, np.float32)[None])["classes"][0, 0]) == expected
+            rows.append({"model": MODEL, "photos_of": name, "photos": len(photos), "same_top1": same,
+                         "agreement": same / len(photos)})
+    return rows
 
 
 def elpv_photos(split, limit):

@@ -34,7 +34,8 @@ class TrainConfig:
     cpu_devices: int = 0                      # >1: split the CPU into logical devices (mirrored on one machine)
     tpu: Optional[str] = None                 # TPU name/address for strategy="tpu"
     jit_compile: bool = False                 # XLA; off by default (slower on CPU, see README)
-    seed: int = 0                             # weights, data order and augmentation
+    seed: int = 0                             # initial weights, dropout, drop-connect (DataConfig.seed: data order)
+    deterministic: bool = False               # TensorFlow's deterministic kernels: same seed, bit-identical weights
     verbose: int = 2                          # Keras fit's: 0 silent, 1 progress bar, 2 a line per epoch
     new_run: bool = False                     # run_dir already holds a run: train in a new <run_dir>-<n> instead
 

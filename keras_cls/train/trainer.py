@@ -203,6 +203,11 @@ class Trainer:
         previous_policy = keras.mixed_precision.global_policy()
         keras.mixed_precision.set_global_policy(self.config.precision)
         try:
+            keras.utils.set_random_seed(self.config.seed)  # initial weights, dropout and drop-connect
+            if self.config.deterministic:  # for the whole process: TensorFlow cannot turn it off again
+                import tensorflow as tf
+
+                tf.config.experimental.enable_op_determinism()
             strategy = strategy or make_strategy(self.config)
             data = data_lib.load(self.data_config, arrays=self.arrays, one_hot=True)
             self._check_trainable(data)

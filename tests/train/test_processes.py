@@ -99,3 +99,24 @@ def test_multi_worker_two_processes_read_disjoint_data_and_end_with_the_same_wei
     b = keras.models.load_model(other / "model.keras").get_weights()
     assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
     assert json.loads((chief / "metrics.json").read_text())["status"] == "completed"
+
+
+@pytest.mark.slow
+def test_same_seed_deterministic_runs_end_bit_identical(tmp_path):
+    """`--deterministic` (TensorFlow's deterministic kernels, the data in file order) with one --seed: two runs end
+    with the same weights to the bit and the same log; another seed gives other weights."""
+    import keras
+    import numpy as np
+
+    flags = ["--epochs=1", "--steps_per_epoch=3", "--deterministic"]
+    procs = [_train(tmp_path / name, *flags, f"--seed={seed}", env=_env())
+             for name, seed in (("a", 0), ("b", 0), ("c", 1))]
+    for proc in procs:
+        _finish(proc)
+    weights = [[w.numpy() for w in keras.models.load_model(tmp_path / name / "model.keras").weights]
+               for name in "abc"]
+    assert all(np.array_equal(x, y) for x, y in zip(weights[0], weights[1]))
+    assert not all(np.array_equal(x, y) for x, y in zip(weights[0], weights[2]))
+    logs = [[{k: v for k, v in row.items() if k not in ("images_per_s", "epoch_seconds")}  # wall time varies
+             for row in csv.DictReader(open(tmp_path / name / "log.csv"))] for name in "ab"]
+    assert logs[0] == logs[1] and len(logs[0]) == 1
