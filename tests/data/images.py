@@ -64,3 +64,19 @@ def write_folder(root, classes=("cat", "dog"), bad=True):
             for fname, data in bad_images().items():
                 (folder / fname).write_bytes(data)
     return root
+
+
+def animated_gif(frames, side, colour=False):
+    """An animated GIF whose every frame covers the whole picture (alternating black and white with a grey line
+    moving down; `colour`: frames of random colours, each with its own palette), as an attacker's would be: tiny
+    on disk, frames x side^2 pixels decoded."""
+    rng = np.random.default_rng(0)
+    images = []
+    for i in range(frames):
+        if colour:
+            images.append(Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).convert("P"))
+            continue
+        frame = np.full((side, side), 255 * (i % 2), np.uint8)
+        frame[(7 * i) % side] = 128
+        images.append(Image.fromarray(frame, "L"))
+    return _encode(images[0], "GIF", save_all=True, append_images=images[1:], duration=10, loop=0)

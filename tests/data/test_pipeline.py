@@ -91,3 +91,47 @@ def test_batch_augmentation_mixes_labels():
     assert (y.max(axis=1) < 0.999).any()  # some labels are mixtures
     with pytest.raises(ValueError, match="one_hot=True"):
         load(DataConfig(image_size=32, source="digits", mixup=0.2))
+
+
+def test_an_animation_costs_one_frames_memory(tmp_path):
+    """GIF: the first frame, and only it decoded (decode_rgb, which the scan, the pipeline, serving_default, the
+    TFLite client, predict and prepare all use); APNG: its first frame. Frames with their own palettes decode as
+    Pillow shows the first;
+    300 frames of 1001 x 1001 px (0.6 MB on disk) peak like one frame (TensorFlow's decoder alone: +289 MB)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from io import BytesIO
+    from pathlib import Path
+
+    from PIL import Image
+
+    from keras_cls.data.decode import decode_rgb
+    from tests.data.images import animated_gif
+
+    colour = animated_gif(3, 40, colour=True)
+    expected = np.asarray(Image.open(BytesIO(colour)).convert("RGB"))
+    np.testing.assert_array_equal(decode_rgb(tf.constant(colour)).numpy(), expected)
+    frames = [Image.fromarray(np.full((20, 30, 3), v, np.uint8)) for v in (10, 200, 90)]
+    apng = BytesIO()
+    frames[0].save(apng, "PNG", save_all=True, append_images=frames[1:])  # APNG: acTL/fdAT chunks after IDAT
+    assert b"acTL" in apng.getvalue() and (decode_rgb(tf.constant(apng.getvalue())).numpy() == 10).all()
+    (tmp_path / "one.gif").write_bytes(animated_gif(1, 1001))
+    (tmp_path / "many.gif").write_bytes(animated_gif(300, 1001))
+    code = """if True:
+        import json, resource, sys
+        import tensorflow as tf
+        from keras_cls.data.decode import decode_rgb
+        peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        shapes = [tuple(decode_rgb(tf.constant(open(sys.argv[1], "rb").read())).shape)]
+        one = peak()
+        shapes.append(tuple(decode_rgb(tf.constant(open(sys.argv[2], "rb").read())).shape))
+        print(json.dumps({"shapes": shapes, "grown_mb": peak() - one}))"""
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "one.gif"), str(tmp_path / "many.gif")],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(root)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found["shapes"] == [[1001, 1001, 3]] * 2 and found["grown_mb"] < 20, found
