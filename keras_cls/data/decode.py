@@ -179,7 +179,8 @@ def gif_first_frame(data):
     start = 13 + tf.where(flags >= 128, 3 * 2 ** (flags % 8 + 1), 0)
     _, _, cut = tf.while_loop(lambda pos, mode, cut: tf.logical_and(tf.equal(cut, -1), pos < n), _gif_step(padded, n),
                               (start, tf.constant(0, tf.int64), tf.constant(-1, tf.int64)))
-    return tf.cond(cut > 0, lambda: tf.strings.join([tf.strings.substr(data, 0, cut), b";"]), lambda: data)
+    return tf.cond(cut > 0, lambda: tf.strings.join([tf.strings.substr(data, tf.zeros_like(cut), cut), b";"]),
+                   lambda: data)
 
 
 def decode_rgb(data):

@@ -164,21 +164,20 @@ def test_bench_transfer_on_tiny_settings(tmp_path):
 
 @pytest.mark.slow
 def test_bench_photos_on_tiny_settings(tmp_path):
-    """Lite0 from the real checkpoint and from scratch, two steps each on the ELPV photos, with their int8 files;
-    the ImageNet int8 agreement on the eight natural photos and two ELPV ones. What beats what is not asserted at
-    these settings (README: the benchmark's table, two seeds at its defaults)."""
-    stdout, rows = _bench("bench_photos.py", tmp_path, "--epochs=1", "--steps=2", "--seeds=1", "--size=64",
-                          "--calibration=4", "--photos=2", "--views=1", "--run_root=runs")
-    *runs, natural, elpv = rows
-    assert [(r["start"], r["recipe"]) for r in runs] == [("pretrained", "fast"), ("scratch", "fast")]
-    for r in runs:
-        for key in ("top1", "top1_tflite_float32", "top1_tflite_int8"):
-            correct = r[key] * 524  # a count of the 524 test photos
-            assert correct == pytest.approx(round(correct), abs=1e-6), (key, r)
-        assert abs(r["top1"] - r["top1_tflite_float32"]) <= 2 / 524, r  # the file applies what evaluation did
+    """Lite0 from the real checkpoint, two steps on the ELPV photos at 32 px, with its int8 file; the ImageNet int8
+    agreement on the eight natural photos and two ELPV ones (three Lite0 conversions at most: the suite's budget).
+    What beats what is not asserted at these settings (README: the benchmark's table, two seeds an arm)."""
+    stdout, rows = _bench("bench_photos.py", tmp_path, "--epochs=1", "--steps=2", "--seeds=1", "--size=32",
+                          "--calibration=4", "--photos=2", "--views=1", "--arms=pretrained", "--run_root=runs")
+    run, natural, elpv = rows
+    assert (run["start"], run["recipe"], run["size"]) == ("pretrained", "fast", 32)
+    for key in ("top1", "top1_tflite_int8"):
+        correct = run[key] * 524  # a count of the 524 test photos
+        assert correct == pytest.approx(round(correct), abs=1e-6), (key, run)
+    assert (tmp_path / "runs" / "pretrained-0" / "int8.tflite").stat().st_size > 1_000_000  # Lite0 in int8
     assert (natural["photos"], elpv["photos"]) == (8, 2)
     for row in (natural, elpv):
         assert row["same_top1"] == round(row["agreement"] * row["photos"]) and 0 <= row["same_top1"] <= row["photos"]
         assert f"the same top-1 class on {row['same_top1']} of {row['photos']} {row['photos_of']}" in stdout
-    gain = 100 * (runs[0]["top1"] - runs[1]["top1"])
-    assert f"scratch by {gain:+.1f} points" in stdout
+    assert f"| pretrained | {100 * run['top1']:.1f}% " in stdout
+    assert "--arms must be some of pretrained,scratch, got imagenet" in _bad_flags("bench_photos.py", "--arms=imagenet")

@@ -112,7 +112,8 @@ def test_an_animation_costs_one_frames_memory(tmp_path):
 
     colour = animated_gif(3, 40, colour=True)
     expected = np.asarray(Image.open(BytesIO(colour)).convert("RGB"))
-    np.testing.assert_array_equal(decode_rgb(tf.constant(colour)).numpy(), expected)
+    for decode in (decode_rgb, tf.function(decode_rgb)):  # eagerly (the TFLite client) and in a graph (the rest)
+        np.testing.assert_array_equal(decode(tf.constant(colour)).numpy(), expected)
     frames = [Image.fromarray(np.full((20, 30, 3), v, np.uint8)) for v in (10, 200, 90)]
     apng = BytesIO()
     frames[0].save(apng, "PNG", save_all=True, append_images=frames[1:])  # APNG: acTL/fdAT chunks after IDAT
