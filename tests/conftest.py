@@ -38,7 +38,7 @@ def residual_layers(model):
 
 @pytest.fixture(scope="session")
 def reference():
-    with open(registry._REFERENCE) as f:
+    with open(registry.REFERENCE_FILE) as f:
         return json.load(f)["models"]
 
 

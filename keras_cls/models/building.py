@@ -12,8 +12,6 @@ from keras_cls.models.registry import family_module, get_spec
 
 MIN_SIZE = 32
 POOLINGS = (None, "avg", "max")
-
-
 HEAD_LAYERS = ("avg_pool", "max_pool", "top_dropout", "predictions")
 
 

@@ -13,7 +13,7 @@ from keras_cls.models import efficientnet, resnet
 from keras_cls.models.family import check as check_family, check_row
 
 FAMILY_MODULES = (efficientnet, resnet)  # a new family: its module, one line here
-_REFERENCE = os.path.join(os.path.dirname(__file__), "reference.json")
+REFERENCE_FILE = os.path.join(os.path.dirname(__file__), "reference.json")  # published figures, a row each
 
 
 def _canonical(name):
@@ -83,5 +83,5 @@ def family_module(spec):
 
 def reference(name):
     """Published figures for a variant (models.json): parameter counts, GMACs, ImageNet top-1; {} if none."""
-    with open(_REFERENCE) as f:
+    with open(REFERENCE_FILE) as f:
         return json.load(f)["models"].get(get_spec(name).name, {})
