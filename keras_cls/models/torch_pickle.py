@@ -8,6 +8,8 @@ rebuilt from their storage, offset, size and stride (views and non-contiguous te
 """
 import collections
 import io
+import math
+import os
 import pickle
 import struct
 import zipfile
@@ -15,6 +17,7 @@ import zipfile
 import numpy as np
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+MAX_RATIO = 100  # a zip entry inflating more than this is refused (torch.save stores its data uncompressed)
 _DTYPES = {"DoubleStorage": np.float64, "FloatStorage": np.float32, "HalfStorage": np.float16,
            "BFloat16Storage": "bfloat16", "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
            "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_}
@@ -50,20 +53,31 @@ def _rebuild_tensor(storage, offset, size, stride, *unused):
     return _Pending(storage, offset, size, stride)
 
 
+def _checked_layout(pending, flat):
+    """A tensor's offset, size and stride, refused unless every element lies inside its storage and the tensor has
+    no more elements than the storage (no negative or zero strides that would read outside it or blow it up)."""
+    numbers = (pending.offset, *pending.size, *pending.stride)
+    if not all(isinstance(n, int) and n >= 0 for n in numbers) or len(pending.size) != len(pending.stride):
+        raise ValueError(f"a tensor with offset {pending.offset}, size {pending.size} and stride {pending.stride}: "
+                         "only non-negative integers, one stride a dimension, are a tensor's layout")
+    count = math.prod(pending.size)
+    last = pending.offset + sum((n - 1) * s for n, s in zip(pending.size, pending.stride))
+    if count and (last >= flat.size or count > flat.size):
+        raise ValueError(f"a tensor of size {pending.size} reaches past its storage ({flat.size} elements)")
+    return count
+
+
 def _tensor(pending):
     """The elements at offset + sum(index * stride) of the storage, as torch lays them out."""
     storage, offset, size, stride = pending.storage, pending.offset, pending.size, pending.stride
     flat = storage.array
     if flat is None:
         raise ValueError(f"storage {storage.key!r} has no data in the checkpoint")
+    itemsize = flat.dtype.itemsize
+    if _checked_layout(pending, flat) == 0:
+        return np.zeros(size, flat.dtype)
     if not size:
         return np.array(flat[offset])
-    itemsize = flat.dtype.itemsize
-    needed = offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1
-    if any(n == 0 for n in size):
-        return np.zeros(size, flat.dtype)
-    if needed > flat.size:
-        raise ValueError(f"a tensor of size {tuple(size)} reaches past its storage ({flat.size} elements)")
     view = np.lib.stride_tricks.as_strided(flat[offset:], shape=tuple(size),
                                            strides=tuple(s * itemsize for s in stride), writeable=False)
     return np.array(view)
@@ -113,7 +127,11 @@ def _read_zip(path):
         storages = {}
         result = _Unpickler(io.BytesIO(archive.read(pkl)), storages).load()
         for key, storage in storages.items():
-            storage.array = _as_array(archive.read(f"{prefix}data/{key}"), storage.dtype)
+            entry = archive.getinfo(f"{prefix}data/{key}")
+            if entry.file_size > MAX_RATIO * max(entry.compress_size, 1) + (1 << 20):  # torch stores, uncompressed
+                raise ValueError(f"{path}: data/{key} would inflate {entry.compress_size} bytes to "
+                                 f"{entry.file_size}: a zip bomb, not a checkpoint")
+            storage.array = _as_array(archive.read(entry), storage.dtype)
         return _resolve(result)
 
 
@@ -127,11 +145,12 @@ def _read_legacy(path):
         storages = {}
         result = _Unpickler(f, storages).load()
         keys = _Unpickler(f, {}).load()
+        left = os.fstat(f.fileno()).st_size
         for key in keys:
             storage = storages[str(key)]
             count = struct.unpack("<q", f.read(8))[0]
             size = np.dtype(np.uint16 if storage.dtype == "bfloat16" else storage.dtype).itemsize
-            raw = f.read(count * size)
+            raw = f.read(count * size) if 0 <= count * size <= left else b""
             if len(raw) != count * size:
                 raise ValueError(f"{path}: truncated (storage {key!r} needs {count * size} bytes)")
             storage.array = _as_array(raw, storage.dtype)
@@ -155,5 +174,6 @@ def read(path):
         return _read_zip(path) if zipfile.is_zipfile(path) else _read_legacy(path)
     except UnsafePickleError:
         raise
-    except (pickle.UnpicklingError, EOFError, KeyError, struct.error, zipfile.BadZipFile) as e:
+    except (pickle.UnpicklingError, EOFError, KeyError, IndexError, TypeError, AttributeError, struct.error,
+            zipfile.BadZipFile) as e:
         raise ValueError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from e

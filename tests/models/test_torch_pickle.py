@@ -81,3 +81,16 @@ def test_resnet_pth_files_load_without_torch_whatever_wraps_them(tmp_path):
     odd = save({f"net.{k}": v for k, v in state.items()}, tmp_path / "odd.pth")
     with pytest.raises(ValueError, match=r"every key starts with 'net\.': strip it"):
         build("resnet-18", weights=odd, input_shape=SIZE)
+
+
+def test_a_tensor_layout_outside_its_storage_is_refused(tmp_path):
+    """Offsets and strides come from the file: a negative stride would read memory before the storage, a zero
+    stride over a huge size would allocate terabytes; both are refused naming the layout."""
+    from tests.models import torch_files
+
+    for stride, size in (((-1,), (3,)), ((0, 0), (100_000, 100_000))):
+        tensors, storages = torch_files._tensors({"w": np.arange(4, dtype=np.float32)})
+        tensors["w"].stride, tensors["w"].shape = stride, size
+        path = torch_files.write(tensors, storages, tmp_path / "bad.pth")
+        with pytest.raises(ValueError, match=r"only non-negative integers|reaches past its storage"):
+            torch_pickle.read(path)

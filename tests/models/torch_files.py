@@ -62,7 +62,7 @@ def _tensors(state, transpose_last=()):
     storages, tensors = [], collections.OrderedDict()
     for key, value in state.items():
         value = np.asarray(value)
-        stored = np.ascontiguousarray(value.T if key in transpose_last else value)
+        stored = np.array(value.T if key in transpose_last else value, order="C")  # 0-d stays 0-d
         storage = _Storage(str(len(storages)), stored)
         storages.append(storage)
         stride = tuple(s // stored.itemsize for s in stored.strides)
@@ -86,7 +86,11 @@ class _Pickler(pickle.Pickler):
 
 def save(state, path, legacy=False, transpose_last=(), wrap=None):
     """Write `state` ({key: array}) as torch.save would; `wrap`: nest it under this key (a training checkpoint)."""
-    tensors, storages = _tensors(state, transpose_last)
+    return write(*_tensors(state, transpose_last), path, legacy=legacy, wrap=wrap)
+
+
+def write(tensors, storages, path, legacy=False, wrap=None):
+    """Write tensors (_Tensor: any offset, shape and stride, as a hostile file may claim) and their storages."""
     obj = {wrap: tensors, "epoch": 3} if wrap else tensors
     with _torch_names() as torch:
         body = io.BytesIO()
