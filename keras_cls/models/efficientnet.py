@@ -334,8 +334,9 @@ def fetch_weights(spec, weights, *, full_head):
     from keras_cls.models import torch_weights
     from keras_cls.models import weights as weight_files
 
-    if spec.generation is LITE and weights == "imagenet" and installed_checkpoint(spec):
-        return installed_checkpoint(spec)
+    installed = installed_checkpoint(spec) if spec.generation is LITE and weights == "imagenet" else None
+    if installed:
+        return installed
     if spec.generation is LITE and (weights == "imagenet" or weights.startswith("timm:")):
         return torch_weights.hub_file(_timm_checkpoint(spec, weights))
     return weight_files.imagenet_file(spec, full_head) if weights == "imagenet" else None
@@ -353,7 +354,7 @@ def load_weights(model, spec, weights, *, full_head, features_only):
     path = fetched or weights
     if spec.generation is LITE and not path.endswith(".h5"):  # Keras files load by name below
         state = torch_weights.read_state(path)
-        hub = fetched is not None and fetched != installed_checkpoint(spec)
+        hub = fetched is not None and os.path.basename(fetched) == torch_weights.HUB_FILE  # else a file of ours
         source = f"timm/{_timm_checkpoint(spec, weights)}" if hub else os.path.basename(path)
         return torch_weights.load(model, state, _torch_layout(spec, state), source)
     droppable = weight_files.absent_head(model)
