@@ -2,7 +2,10 @@
 
 Each model is built with random weights at its own resolution (speed does not depend on the weights), exported
 to a temporary SavedModel and TFLite file, and all runtimes are timed interleaved on the same image batch.
-The SavedModel and TFLite rows include the exported contract (resize to the model's size and top-k).
+The SavedModel and TFLite rows include the exported contract (resize to the model's size and top-k); "keras
+tf.function" is the Keras graph the SavedModel served before keras_cls/export/inference_graph.py. Each row gives
+its p50 over TFLite float32's at the same batch, and its MFU: the model's float32 FLOPs per second over the
+machine's peak (keras_cls/bench/hardware.py), measured at the start of the same run.
 Example: python scripts/bench_serving.py --models=efficientnet-b0 --batches=1
 """
 import os
@@ -19,6 +22,7 @@ flags.DEFINE_integer("size", None, "input resolution (default: each model's own)
 flags.DEFINE_integer("repeats", 10, "timed calls per runtime at batch 1 (interleaved)")
 flags.DEFINE_integer("batch_repeats", 4, "timed calls per runtime at larger batches")
 flags.DEFINE_integer("threads", 2, "TFLite interpreter threads")
+flags.DEFINE_float("peak_seconds", 1.0, "seconds of each matmul/convolution timing behind the machine's peak")
 flags.DEFINE_string("json", None, "write the figures as flat JSON rows to this path")
 
 
@@ -47,32 +51,47 @@ def main(argv):
     import tensorflow as tf
 
     import keras_cls
+    from keras_cls.bench import hardware
     from keras_cls.latency import interleaved
+    from keras_cls.models import flops
 
     rows = []
-    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; median and p90 of interleaved calls; "
-          "ratio = throughput / Keras predict's in the same run\n")
-    print("| model | px | batch | runtime | p50 ms | p90 ms | img/s | ratio |")
-    print("|---|---:|---:|---|---:|---:|---:|---:|")
+    peak_gflops, kernel = hardware.peak(("start", hardware.matmul_gflops(seconds=FLAGS.peak_seconds)))
+    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, float32 peak {peak_gflops:.0f} GFLOP/s ({kernel}); "
+          "median and p90 of interleaved calls; ratio = throughput / Keras predict's in the same run\n")
+    print("| model | px | batch | runtime | p50 ms | p90 ms | img/s | ratio | p50 / TFLite's | MFU |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
     for name in FLAGS.models:
         size = FLAGS.size or keras_cls.model_info(name)["resolution"]
+        gflop = 2 * flops.count(name, size).macs / 1e9
         with tempfile.TemporaryDirectory() as workdir:
             candidates = runtimes(name, size, workdir)
             for batch in map(int, FLAGS.batches):
                 x = np.random.default_rng(0).uniform(0, 255, (batch, size, size, 3)).astype("float32")
                 repeats = FLAGS.repeats if batch == 1 else FLAGS.batch_repeats
                 timings = interleaved(candidates, x, repeats=repeats, warmup=2)
-                reference = timings["keras predict"].images_per_s
-                for runtime, t in timings.items():
-                    rows.append({"name": name, "size": size, "batch": batch, "runtime": runtime,
-                                 "p50_ms": round(t.median_ms, 2), "p90_ms": round(t.p90_ms, 2),
-                                 "img_s": round(t.images_per_s, 2), "ratio": round(t.images_per_s / reference, 3)})
-                    print(f"| {name} | {size} | {batch} | {runtime} | {t.median_ms:.1f} | {t.p90_ms:.1f} "
-                          f"| {t.images_per_s:.1f} | {t.images_per_s / reference:.2f} |", flush=True)
+                rows += _rows(name, size, batch, timings, gflop, peak_gflops)
     if FLAGS.json:
         from keras_cls.bench import write_rows
 
         write_rows(FLAGS.json, "serving", rows)
+
+
+def _rows(name, size, batch, timings, gflop, peak_gflops):
+    """The rows of one model and batch, printed as they come."""
+    reference = timings["keras predict"].images_per_s
+    lite = timings[f"TFLite float32 ({FLAGS.threads} threads)"].median_ms
+    rows = []
+    for runtime, t in timings.items():
+        rows.append({"name": name, "size": size, "batch": batch, "runtime": runtime,
+                     "p50_ms": round(t.median_ms, 2), "p90_ms": round(t.p90_ms, 2),
+                     "img_s": round(t.images_per_s, 2), "ratio": round(t.images_per_s / reference, 3),
+                     "vs_tflite_p50": round(t.median_ms / lite, 3),
+                     "mfu": round(gflop * t.images_per_s / peak_gflops, 4), "peak_gflops": round(peak_gflops, 1)})
+        print(f"| {name} | {size} | {batch} | {runtime} | {t.median_ms:.1f} | {t.p90_ms:.1f} | {t.images_per_s:.1f} "
+              f"| {t.images_per_s / reference:.2f} | {t.median_ms / lite:.2f} | {100 * rows[-1]['mfu']:.1f}% |",
+              flush=True)
+    return rows
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from tensorflow.python.trackable.data_structures import NoDependency
 from keras_cls import files
 from keras_cls.data.contract import Preprocessing
 from keras_cls.data.decode import check_pixels, decode_rgb
+from keras_cls.export.inference_graph import inference_graph
 
 
 def error_message(message):
@@ -147,7 +148,7 @@ def saved_model(model, root="saved_models", name=None, version=None, class_names
     name = name or model.name
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
         raise ValueError(f"model name {name!r} must be letters, digits, '.', '_' or '-' (it becomes a folder)")
-    module = ServingModule(model, class_names, top_k, preprocessing)
+    module = ServingModule(inference_graph(model), class_names, top_k, preprocessing)
     model_dir = os.path.join(root, name)
     version = next_version(model_dir) if version is None else int(version)
     final = os.path.join(model_dir, str(version))

@@ -109,13 +109,16 @@ def test_bench_prepare_on_a_small_folder(tmp_path):
 
 def test_bench_serving_times_every_runtime(tmp_path):
     stdout, rows = _bench("bench_serving.py", tmp_path, "--models=resnet-18", "--batches=1,2", "--size=32",
-                          "--repeats=3", "--batch_repeats=2")
+                          "--repeats=3", "--batch_repeats=2", "--peak_seconds=0.05")
     runtimes = ["keras predict", "keras tf.function", "SavedModel serve_images", "TFLite float32 (2 threads)"]
     assert [(r["batch"], r["runtime"]) for r in rows] == [(b, rt) for b in (1, 2) for rt in runtimes]
+    gflop = 2 * 0.0375  # resnet-18 at 32 px: 37.5 million multiply-adds
     for r in rows:
-        _finite(r, "p50_ms", "img_s", "ratio")
+        _finite(r, "p50_ms", "img_s", "ratio", "vs_tflite_p50")
         assert r["p90_ms"] >= r["p50_ms"] and (r["ratio"] == 1.0) == (r["runtime"] == "keras predict"), r
+        assert (r["vs_tflite_p50"] == 1.0) == r["runtime"].startswith("TFLite"), r
         assert r["img_s"] == pytest.approx(1000 * r["batch"] / r["p50_ms"], rel=0.02), r
+        assert r["mfu"] == pytest.approx(gflop * r["img_s"] / r["peak_gflops"], rel=0.05) and r["mfu"] < 1, r
 
 
 @pytest.mark.slow

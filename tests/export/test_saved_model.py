@@ -1,4 +1,5 @@
 """SavedModel export: TF Serving layout, both signatures, same outputs as Keras, weights once, atomic versions."""
+import collections
 import os
 import re
 import shutil
@@ -110,3 +111,26 @@ def test_export_argument_errors(model, tmp_path):
         saved_model(model, root=str(tmp_path), class_names=["a", "b"])
     with pytest.raises(ValueError, match="must be letters, digits"):
         saved_model(model, root=str(tmp_path), name="../escape")
+
+
+def _ops(function):
+    """Op type -> count in a concrete function's graph and every function it calls."""
+    graph = function.graph.as_graph_def()
+    nodes = list(graph.node) + [node for f in graph.library.function for node in f.node_def]
+    return collections.Counter(node.op for node in nodes)
+
+
+def test_the_served_graph_is_the_inference_graph(model, exported):
+    """What serving speed rests on (keras_cls/export/inference_graph.py), so that a change cannot lose it silently:
+    BatchNormalization folded into the convolutions (no rsqrt of variances left; every convolution has its bias),
+    swish without tf.nn.silu's custom gradient (no IdentityN), squeeze-excite's 1x1 convolutions as matrix products;
+    the Keras model's outputs unchanged (test_signatures_match_the_keras_model)."""
+    path, _ = exported
+    ops = _ops(tf.saved_model.load(path).signatures["serve_images"])
+    layers = collections.Counter(type(layer).__name__ for layer in model.layers)
+    squeeze_excites = layers["Multiply"]  # each: two 1x1 convolutions of one pixel
+    convolutions = layers["Conv2D"] + layers["DepthwiseConv2D"] - 2 * squeeze_excites
+    assert ops["Rsqrt"] == ops["FusedBatchNormV3"] == ops["IdentityN"] == 0, ops
+    assert ops["Conv2D"] + ops["DepthwiseConv2dNative"] == convolutions == layers["BatchNormalization"], ops
+    assert ops["MatMul"] == 2 * squeeze_excites + 1, ops  # and the classifier
+    assert ops["BiasAdd"] == convolutions + ops["MatMul"], ops

@@ -1,0 +1,32 @@
+"""The graph a SavedModel serves computes what the Keras model computes (keras_cls/export/inference_graph.py);
+B0's squeeze-excite and swish are covered by the export tests' shallow B0."""
+import collections
+
+import numpy as np
+import pytest
+
+import keras_cls
+from keras_cls.export.inference_graph import inference_graph
+from tests.conftest import randomize
+
+
+@pytest.mark.parametrize("name", ["resnet-18", "efficientnet-lite0"])  # ReLU and residual Adds; ReLU6, no SE
+def test_rewritten_model_computes_the_same(name):
+    model = randomize(keras_cls.build(name, num_classes=10, input_shape=(32, 32, 3)), seed=5)
+    rewritten = inference_graph(model)
+    layers = collections.Counter(type(layer).__name__ for layer in rewritten.layers)
+    original = collections.Counter(type(layer).__name__ for layer in model.layers)
+    assert layers["BatchNormalization"] == 0 and original["BatchNormalization"] > 0
+    convolutions = [layer for layer in rewritten.layers if type(layer).__name__ in ("Conv2D", "DepthwiseConv2D")]
+    assert len(convolutions) == original["BatchNormalization"] and all(layer.use_bias for layer in convolutions)
+    x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    expected = model(x, training=False).numpy()
+    assert expected.max() - expected.min() > 0.05  # scores that tell the weights apart
+    np.testing.assert_allclose(rewritten(x).numpy(), expected, atol=1e-5, rtol=0)
+
+
+def test_models_it_cannot_rewrite_pass_through():
+    import tf_keras
+
+    twin = keras_cls.build("resnet-18", num_classes=3, input_shape=(32, 32, 3), keras_module=tf_keras)
+    assert inference_graph(twin) is twin
