@@ -14,6 +14,8 @@ flags.DEFINE_string("name", None, "model name on the server (default: the run's 
 flags.DEFINE_list("class_names", None, "class names in output order (default: from the run's config.json)")
 flags.DEFINE_integer("top_k", 5, "how many classes the signatures return")
 flags.DEFINE_string("tflite", None, "also write a float32 TFLite file here (.tflite)")
+flags.DEFINE_boolean("batching", False, "also time the export at batch 1-32 and write <root>/batching_parameters.txt "
+                     "for TF Serving's --enable_batching --batching_parameters_file")
 
 
 def main(argv):
@@ -25,8 +27,11 @@ def main(argv):
         start_tensorflow()
         from keras_cls.export.trained import export_trained
 
-        paths = export_trained(FLAGS.model_path, FLAGS.root, FLAGS.name, FLAGS.class_names, FLAGS.top_k, FLAGS.tflite)
+        paths = export_trained(FLAGS.model_path, FLAGS.root, FLAGS.name, FLAGS.class_names, FLAGS.top_k, FLAGS.tflite,
+                               FLAGS.batching)
     except (ValueError, OSError) as e:
         fail("export", e)
+    if paths["batching_parameters"]:
+        paths["serve_with"] = f"--enable_batching --batching_parameters_file={paths['batching_parameters']}"
     print(json.dumps(paths, indent=1))
 

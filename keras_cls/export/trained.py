@@ -64,10 +64,12 @@ def data_for(trained, data_config):
     return data_config, trained.preprocessing
 
 
-def export_trained(model_path, root="saved_models", name=None, class_names=None, top_k=5, tflite_path=None):
+def export_trained(model_path, root="saved_models", name=None, class_names=None, top_k=5, tflite_path=None,
+                   batching=False):
     """SavedModel version under root/<name>/, models.config refreshed, and a float32 TFLite file when asked, all
-    applying the run's preprocessing contract. Returns {"saved_model": path, "models_config": path, "tflite": path
-    or None, "contract": where the contract came from}."""
+    applying the run's preprocessing contract; with `batching`, root/batching_parameters.txt from the version's
+    measured throughput curve (keras_cls/export/batching.py). Returns {"saved_model": path, "models_config": path,
+    "tflite": path or None, "contract": where the contract came from, "batching_parameters": path or None}."""
     from keras_cls.export import saved_model, tflite, write_models_config
 
     trained = load_trained(model_path)
@@ -76,5 +78,9 @@ def export_trained(model_path, root="saved_models", name=None, class_names=None,
                        preprocessing=trained.preprocessing)
     lite = tflite(trained.model, tflite_path, class_names=class_names, top_k=top_k,
                   preprocessing=trained.preprocessing) if tflite_path else None
+    if batching:
+        from keras_cls.export.batching import write_batching_parameters
+
+        batching = write_batching_parameters(path, root)
     return {"saved_model": path, "models_config": write_models_config(root), "tflite": lite,
-            "contract": trained.contract_from}
+            "contract": trained.contract_from, "batching_parameters": batching or None}

@@ -37,8 +37,11 @@ def run_dir(tmp_path_factory):
 def test_export_then_predict(run_dir, tmp_path):
     root, lite = tmp_path / "saved_models", tmp_path / "b0.tflite"
     paths = json.loads(_run("export.py", f"--model_path={run_dir / 'model.keras'}", f"--root={root}",
-                            f"--tflite={lite}", "--top_k=2").stdout)
+                            f"--tflite={lite}", "--top_k=2", "--batching").stdout)
     assert paths["saved_model"] == str(root / "resnet-18" / "1") and lite.exists()
+    batching = open(paths["batching_parameters"]).read()
+    assert paths["serve_with"] == f"--enable_batching --batching_parameters_file={root / 'batching_parameters.txt'}"
+    assert re.search(r"max_batch_size \{ value: (1|2|4|8|16|32) \}", batching) and batching.count("value:") == 4
     assert paths["contract"].startswith("assumed: no run config.json") and "image_size 32, eval_crop 0.875" in \
         paths["contract"]  # a run config without a contract: the default at the model's size, said
     assert 'name: "resnet-18"' in open(paths["models_config"]).read()

@@ -134,3 +134,15 @@ def test_the_served_graph_is_the_inference_graph(model, exported):
     assert ops["Conv2D"] + ops["DepthwiseConv2dNative"] == convolutions == layers["BatchNormalization"], ops
     assert ops["MatMul"] == 2 * squeeze_excites + 1, ops  # and the classifier
     assert ops["BiasAdd"] == convolutions + ops["MatMul"], ops
+
+
+def test_batching_parameters_come_from_the_curve():
+    from keras_cls.export import batching
+
+    # (batch, seconds per call): throughput 100, 180, 250, 260, 262 images/s on 2 cores
+    curve = [(1, 0.010), (2, 2 / 180), (4, 4 / 250), (8, 8 / 260), (16, 16 / 262)]
+    values = batching.parameters(curve, cores=2)
+    assert values == {"max_batch_size": 4, "batch_timeout_micros": 10000, "max_enqueued_batches": 125,
+                      "num_batch_threads": 2}  # 4: the first within 10% of 262; 125 batches of 16 ms: 1 s a thread
+    text = batching.text(values, curve)
+    assert "max_batch_size { value: 4 }\n" in text and "1: 100.0, 2: 180.0" in text
