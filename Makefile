@@ -13,7 +13,7 @@ SWEEP := $(B)0,$(B)1,$(B)2,$(B)3,$(B)4,$(B)5,$(B)6,$(B)7,resnet-18,resnet-34,res
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[cpu,dev,serving,compress,tune,pretrained]"
+	$(BIN)/python -m pip install -q -e ".[cpu,dev,serving,compress,tune,pretrained,bench]"
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)

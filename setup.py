@@ -33,6 +33,8 @@ setup(
         # Pretrained ResNets from torchvision/timm checkpoints: safetensors read with numpy, fetched from the hub.
         "pretrained": ["safetensors>=0.4", "huggingface_hub>=0.23"],
         "serving": [f"tensorflow-serving-api=={TF}", "ai-edge-litert>=2.0"],
+        # ONNX Runtime beside TensorFlow and TFLite in scripts/bench_serving.py (tf2onnx converts the frozen graph).
+        "bench": ["onnxruntime==1.32.0", "tf2onnx==1.17.0", "onnx==1.23.2"],
     },
     entry_points={"console_scripts": ["keras-cls=keras_cls.cli:main"]},
 )

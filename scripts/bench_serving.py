@@ -1,4 +1,5 @@
-"""Serving latency and throughput: Keras predict vs the SavedModel signature vs TFLite float32, in one run.
+"""Serving latency and throughput: Keras predict vs the SavedModel signature vs TFLite float32 vs ONNX Runtime (where
+the `[bench]` extra is installed), in one run.
 
 Each model is built with random weights at its own resolution (speed does not depend on the weights), exported
 to a temporary SavedModel and TFLite file, and all runtimes are timed interleaved on the same image batch.
@@ -31,17 +32,21 @@ def runtimes(name, size, workdir):
     import tensorflow as tf
 
     import keras_cls
-    from keras_cls.latency import compiled_call
+    from keras_cls.bench import onnx
     from keras_cls.export import TFLiteModel, saved_model, tflite
+    from keras_cls.latency import compiled_call
 
     model = keras_cls.build(name, input_shape=(size, size, 3))
     signature = tf.saved_model.load(saved_model(model, root=workdir)).signatures["serve_images"]
     lite = TFLiteModel(tflite(model, os.path.join(workdir, f"{name}.tflite")), num_threads=FLAGS.threads)
     call = compiled_call(model)
-    return {"keras predict": lambda x: model.predict(x, batch_size=len(x), verbose=0),
-            "keras tf.function": lambda x: call(tf.constant(x)),
-            "SavedModel serve_images": lambda x: signature(images=tf.constant(x)),
-            f"TFLite float32 ({FLAGS.threads} threads)": lite}
+    found = {"keras predict": lambda x: model.predict(x, batch_size=len(x), verbose=0),
+             "keras tf.function": lambda x: call(tf.constant(x)),
+             "SavedModel serve_images": lambda x: signature(images=tf.constant(x)),
+             f"TFLite float32 ({FLAGS.threads} threads)": lite}
+    if not onnx.available():
+        found[f"ONNX Runtime float32 ({FLAGS.threads} threads, model only)"] = onnx.session(model, size, FLAGS.threads)
+    return found
 
 
 def main(argv):
@@ -55,7 +60,11 @@ def main(argv):
     from keras_cls.latency import interleaved
     from keras_cls.models import flops
 
+    from keras_cls.bench import onnx
+
     rows = []
+    if onnx.available():
+        print(onnx.available())
     peak_gflops, kernel = hardware.peak(("start", hardware.matmul_gflops(seconds=FLAGS.peak_seconds)))
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, float32 peak {peak_gflops:.0f} GFLOP/s ({kernel}); "
           "median and p90 of interleaved calls; ratio = throughput / Keras predict's in the same run\n")

@@ -7,6 +7,7 @@ source) call. A completed training run with the same settings is reused, so a se
 import dataclasses
 import json
 import os
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -138,26 +139,49 @@ def measure_model(model, role, config, peak_gflops, out_dir, *, saved_model_path
     return ModelRow(**row, **row_fields), latency, epochs
 
 
-def sweep(names, size, repeats, peak_gflops, log):
-    """Batch-1 TF-graph latency of many variants (random weights), with their published ImageNet top-1."""
+def sweep(names, size, repeats, peak_gflops, log, spread=0.1, max_rounds=4):
+    """Batch-1 TF-graph latency of many variants (random weights), with their published ImageNet top-1. All variants
+    are timed in turns (keras_cls.latency.interleaved: the order reversed every round), so that a drift in the
+    machine's load hits them alike; rounds of `repeats` calls are added until each median's interquartile range is
+    within `spread` of it (at most `max_rounds`); the quartiles are kept (error bars in the plot)."""
     import keras
 
-    from keras_cls.latency import compiled_call, interleaved
+    from keras_cls.latency import Timing, compiled_call, interleaved
     from keras_cls.models import build, flops, model_info
 
+    infos = {name: model_info(name) for name in names}
+    sizes = {name: size or info["resolution"] for name, info in infos.items()}
+    candidates = {name: (lambda _, call=compiled_call(build(name, input_shape=(px, px, 3))),
+                         x=measure.images(1, px): call(x)) for name, px in sizes.items()}
+    seconds = {name: [] for name in names}
+    for round_ in range(max_rounds):
+        for name, timing in interleaved(candidates, measure.images(1, 1), repeats, warmup=2 * (round_ == 0)).items():
+            seconds[name] += timing.seconds
+        if all(_spread(s) <= spread for s in seconds.values()):
+            break
     rows = []
-    for name in names:
-        info = model_info(name)
-        px = size or info["resolution"]
-        call = compiled_call(build(name, input_shape=(px, px, 3)))
-        t = interleaved({name: call}, measure.images(1, px), repeats=repeats, warmup=2)[name]
-        gmacs = flops.count(name, px).macs / 1e9
-        rows.append(SweepRow(model=name, family=info["family"], size=px, params=info["params"], gmacs=gmacs,
+    for name, info in infos.items():
+        t, gmacs = Timing(1, seconds[name]), flops.count(name, sizes[name]).macs / 1e9
+        q1, _, q3 = _quartiles(t.seconds)
+        rows.append(SweepRow(model=name, family=info["family"], size=sizes[name], params=info["params"], gmacs=gmacs,
                              p50_ms=t.median_ms, img_s=t.images_per_s, top1_published=info["imagenet_top1_published"],
-                             mfu=gmacs * 2 * t.images_per_s / peak_gflops))
-        log(f"  sweep {name} ({px} px): {t.median_ms:.1f} ms")
-        keras.backend.clear_session()
+                             mfu=gmacs * 2 * t.images_per_s / peak_gflops, p25_ms=1000 * q1, p75_ms=1000 * q3))
+        log(f"  sweep {name} ({sizes[name]} px): {t.median_ms:.1f} ms (quartiles {1000 * q1:.1f}-{1000 * q3:.1f}, "
+            f"{len(t.seconds)} calls)")
+    keras.backend.clear_session()
     return rows
+
+
+def _quartiles(seconds):
+    if len(seconds) < 2:
+        return seconds[0], seconds[0], seconds[0]
+    return tuple(statistics.quantiles(seconds, n=4, method="inclusive"))
+
+
+def _spread(seconds):
+    """Interquartile range over the median (infinite with fewer than 3 calls: not yet known)."""
+    q1, median, q3 = _quartiles(seconds)
+    return (q3 - q1) / median if len(seconds) >= 3 else float("inf")
 
 
 def _trained(config, data_for, measure_config, peak, log):

@@ -70,12 +70,13 @@ def accuracy_vs_latency(result, path):
     _trained_panel(left, result)
     for family in dict.fromkeys(r.family for r in result.sweep):
         rows = sorted((r for r in result.sweep if r.family == family), key=lambda r: r.p50_ms)
-        right.plot([r.p50_ms for r in rows], [r.top1_published for r in rows], "o-", color=colour(family),
-                   label=family)
+        right.errorbar([r.p50_ms for r in rows], [r.top1_published for r in rows], fmt="o-", color=colour(family),
+                       xerr=[[r.p50_ms - r.p25_ms for r in rows], [r.p75_ms - r.p50_ms for r in rows]], capsize=3,
+                       label=family)
         for r in rows:
             right.annotate(r.model.split("-", 1)[1], (r.p50_ms, r.top1_published), fontsize=8, xytext=(3, 3),
                            textcoords="offset points")
-    right.set(xlabel="batch-1 latency, ms (TF graph, measured here)", ylabel="ImageNet top-1, % (published)",
+    right.set(xlabel="batch-1 latency, ms (TF graph, measured here, interleaved; bars: quartiles)", ylabel="ImageNet top-1, % (published)",
               title="ImageNet accuracy vs latency on this machine")
     right.legend()
     return _save(fig, path)

@@ -54,6 +54,8 @@ class SweepRow:
     img_s: float
     top1_published: Optional[float]
     mfu: float
+    p25_ms: float      # quartiles of the interleaved calls: the plot's error bars
+    p75_ms: float
 
 
 @dataclass

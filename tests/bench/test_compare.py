@@ -3,6 +3,7 @@ image folder given on the command line (the same job), plus its errors."""
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,12 @@ def test_demo_path_on_a_tiny_budget(tmp_path):
     assert all(r["mfu"] is None and 0.05 < r["vs_tflite_float32"] < 20 for r in result["latency"]
                if r["runtime"] == "tflite_int8")
     assert result["machine"]["peak_source"].endswith(("(start)", "(end)"))
+    # the sweep: both variants timed in turns, one call a round, rounds added until the quartiles are within 10% of
+    # the median (known from 3 calls on) or 4 rounds
+    assert [r["model"] for r in result["sweep"]] == ["resnet-18", "efficientnet-b0"]
+    assert all(r["p25_ms"] <= r["p50_ms"] <= r["p75_ms"] for r in result["sweep"]), result["sweep"]
+    calls = re.findall(r"sweep (\S+) \(32 px\): [\d.]+ ms \(quartiles [\d.]+-[\d.]+, (\d) calls\)", out.stdout)
+    assert len(calls) == 2 and calls[0][1] == calls[1][1] in ("3", "4"), out.stdout[-3000:]
     trained = result["models"][0]
     # scores on the 355 test digits (counts of them), the int8 file's within reach of the float model's
     counts = [trained[k] * 355 for k in ("top1", "top1_tflite_int8")]

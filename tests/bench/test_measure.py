@@ -78,7 +78,7 @@ def _result(b0_tf=40.0, source="digits"):
 
     def sweep(name, family, ms, top1):
         return SweepRow(model=name, family=family, size=224, params=1e7, gmacs=1.0, p50_ms=ms, img_s=1000 / ms,
-                        top1_published=top1, mfu=0.3)
+                        top1_published=top1, mfu=0.3, p25_ms=0.9 * ms, p75_ms=1.1 * ms)
 
     return Comparison(
         machine={"cpu": "test cpu", "cpus": 2, "tensorflow": "2", "keras": "3", "matmul_peak_gflops": 100.0},

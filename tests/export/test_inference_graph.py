@@ -30,3 +30,12 @@ def test_models_it_cannot_rewrite_pass_through():
 
     twin = keras_cls.build("resnet-18", num_classes=3, input_shape=(32, 32, 3), keras_module=tf_keras)
     assert inference_graph(twin) is twin
+
+
+def test_onnx_runtime_computes_the_same():
+    """bench_serving's ONNX Runtime rows run the same model (onnxruntime and tf2onnx: the [bench] extra)."""
+    from keras_cls.bench import onnx
+
+    model = randomize(keras_cls.build("efficientnet-lite0", num_classes=10, input_shape=(32, 32, 3)), seed=6)
+    x = np.random.default_rng(1).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(onnx.session(model, 32)(x), model(x, training=False).numpy(), atol=1e-5, rtol=0)
