@@ -78,7 +78,8 @@ def accuracy_vs_latency(result, path):
                            textcoords="offset points")
     right.set(xlabel="batch-1 latency, ms (TF graph, measured here, interleaved; bars: quartiles)", ylabel="ImageNet top-1, % (published)",
               title="ImageNet accuracy vs latency on this machine")
-    right.legend()
+    if result.sweep:
+        right.legend()
     return _save(fig, path)
 
 

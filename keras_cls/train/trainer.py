@@ -8,6 +8,7 @@ import dataclasses
 import json
 import math
 import os
+import warnings
 
 from keras_cls import files
 from keras_cls.train import finetune, recipes, schedules
@@ -288,9 +289,14 @@ class Trainer:
         val_steps = -(-val_size // self.data_config.batch_size) if exact else None  # else: until the data ends
         callbacks = [*cb.standard(progress, self.data_config.batch_size, self.recipe.ema,
                                   phase=phase.index if phase.name != "train" else None), *extra_callbacks]
-        return model.fit(data.train.repeat(), steps_per_epoch=steps, validation_data=data.validation,
-                         validation_steps=val_steps, epochs=phase.end, initial_epoch=max(first, phase.start),
-                         verbose=self.config.verbose, shuffle=False, callbacks=callbacks)
+        with warnings.catch_warnings():
+            # Validation of unknown length (files skipped, several replicas) ends where its data ends, and Keras
+            # says "Your input ran out of data; interrupting training" then, as if training were cut short. The
+            # training data repeats, so the line can only be validation's.
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            return model.fit(data.train.repeat(), steps_per_epoch=steps, validation_data=data.validation,
+                             validation_steps=val_steps, epochs=phase.end, initial_epoch=max(first, phase.start),
+                             verbose=self.config.verbose, shuffle=False, callbacks=callbacks)
 
     def finish(self, model, data, progress, trained_now, steps):
         """model.keras, evaluation files and metrics.json, each written whole; then progress.json says completed."""

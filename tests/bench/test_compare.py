@@ -108,6 +108,9 @@ def test_compare_on_an_image_folder(tmp_path):
     result = json.loads((tmp_path / "report" / "result.json").read_text())
     assert result["data"]["source"] == "folder" and result["exports"]["resnet-18"].endswith("1")
     assert result["data"]["skipped_inputs"] == 4  # the truncated, empty and text files write_folder adds
+    # validation without a known length ends where its data ends: no "Your input ran out of data; interrupting
+    # training" line, which would read as if training were cut short
+    assert "ran out of data" not in out.stderr + out.stdout, out.stderr[-3000:]
 
 
 def test_compare_reports_bad_flags(tmp_path):
