@@ -6,14 +6,14 @@ from typing import Optional, Tuple
 
 EVAL_CROP = 0.875  # the evaluation center crop's share of the shorter side (the ImageNet convention: 224 of 256)
 MAX_PIXELS = 50_000_000  # ~50 megapixels: any camera photo; a decoded bomb of that size is 150 MB of uint8
-SOURCES = ("digits", "elpv", "folder", "tfrecord", "cifar", "tfds", "arrays")
-BUILT_IN = ("digits", "elpv", "arrays")  # sources that need no path
+SOURCES = ("digits", "elpv", "lfw", "folder", "tfrecord", "cifar", "tfds", "arrays")
+BUILT_IN = ("digits", "elpv", "lfw", "arrays")  # sources that need no path
 VERIFY = ("header", "full", "none")
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    source: str = "digits"                # digits | elpv | folder | tfrecord | cifar | tfds | arrays
+    source: str = "digits"                # digits | elpv | lfw | folder | tfrecord | cifar | tfds | arrays
     path: Optional[str] = None            # folder / TFRecord folder or glob / CIFAR folder / TFDS dataset name
     image_size: Optional[int] = None      # training and evaluation size in pixels (square); None: the model's own
     batch_size: int = 32                  # images per step (all replicas together)

@@ -43,6 +43,8 @@ def read_source(config, arrays=None):
         return sources.digits()
     if config.source == "elpv":
         return sources.elpv()
+    if config.source == "lfw":
+        return sources.lfw()
     if config.source == "arrays":
         _check(arrays is not None, "source 'arrays' needs arrays=(x, y) or (x, y, class_names)")
         return sources.arrays(*arrays)

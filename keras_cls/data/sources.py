@@ -115,6 +115,26 @@ def elpv():
     return SourceData(split(~test & ~val), split(val), split(test), list(ELPV_CLASSES), note=ELPV_NOTE)
 
 
+LFW_CLASSES = ("face", "other")
+LFW_NOTE = ("scikit-image's LFW subset (in its wheel; Labeled Faces in the Wild, Huang et al. 2007): 200 real "
+            "photo crops, 25x25 gray -> RGB, 100 faces and 100 other crops; fixed split as digits': test 40, "
+            "validation 20, train 140")
+
+
+def lfw():
+    """Real labelled photos that ship inside a wheel: faces or not (LFW_NOTE)."""
+    try:
+        import skimage.data
+    except ImportError:
+        raise ValueError("source 'lfw' needs scikit-image, whose wheel holds the photos (pip install scikit-image)")\
+            from None
+    pixels = np.repeat(np.round(skimage.data.lfw_subset() * 255).astype(np.uint8)[..., None], 3, axis=-1)
+    labels = np.repeat(np.arange(len(LFW_CLASSES), dtype=np.int64), 100)  # the faces come first
+    test, val = _fixed_split(labels)
+    split = lambda m: Split("pixels", pixels[m], labels[m])  # noqa: E731
+    return SourceData(split(~test & ~val), split(val), split(test), list(LFW_CLASSES), note=LFW_NOTE)
+
+
 def arrays(x, y, class_names=None, test=None, validation=None):
     """In-memory images (N, H, W[, C]) in [0, 255] and integer labels; `test` and `validation` are optional (x, y)
     pairs (without `validation`, the data config's validation_fraction is held out of the training images)."""

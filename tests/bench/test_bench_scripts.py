@@ -185,3 +185,4 @@ def test_bench_photos_on_tiny_settings(tmp_path):
         assert f"the same top-1 class on {row['same_top1']} of {row['photos']} {row['photos_of']}" in stdout
     assert f"| pretrained | {100 * run['top1']:.1f}% " in stdout
     assert "--arms must be some of pretrained,scratch, got imagenet" in _bad_flags("bench_photos.py", "--arms=imagenet")
+    assert "value should be one of <elpv|lfw>" in _bad_flags("bench_photos.py", "--source=cifar")
