@@ -55,7 +55,8 @@ def main(argv):
         sys.exit(f"bench_photos.py: error: {e}")
     summary = photos.summary(rows)
     print(f"\n{photos.MODEL} on {FLAGS.source} ({photos.TASKS[FLAGS.source]}), {FLAGS.epochs} epochs x "
-          f"{FLAGS.steps or 'all'} steps, batch {data.batch_size}, {rows[0]['size']} px, {FLAGS.seeds} seed(s) an arm\n")
+          f"{FLAGS.steps or 'all'} steps, batch {data.batch_size}, {rows[0]['size']} px, {FLAGS.seeds} seed(s) "
+          "an arm\n")
     print(_table(rows, summary))
     if len(summary) == 2:
         gain = summary["pretrained"][0] - summary["scratch"][0]

@@ -76,8 +76,8 @@ def accuracy_vs_latency(result, path):
         for r in rows:
             right.annotate(r.model.split("-", 1)[1], (r.p50_ms, r.top1_published), fontsize=8, xytext=(3, 3),
                            textcoords="offset points")
-    right.set(xlabel="batch-1 latency, ms (TF graph, measured here, interleaved; bars: quartiles)", ylabel="ImageNet top-1, % (published)",
-              title="ImageNet accuracy vs latency on this machine")
+    right.set(xlabel="batch-1 latency, ms (TF graph, measured here, interleaved; bars: quartiles)",
+              ylabel="ImageNet top-1, % (published)", title="ImageNet accuracy vs latency on this machine")
     if result.sweep:
         right.legend()
     return _save(fig, path)

@@ -40,7 +40,7 @@ def parameters(curve, cores):
     """TF Serving's batching parameters (a dict) for a [(batch, seconds per call)] curve on `cores` CPU cores."""
     best = max(batch / seconds for batch, seconds in curve)
     batch, seconds = min((b, s) for b, s in curve if b / s >= NEAR_BEST * best)
-    single = min(s for b, s in curve if b == min(b for b, _ in curve))
+    single = min(curve)[1]  # the smallest batch's latency
     threads = max(1, int(cores))
     return {"max_batch_size": batch, "batch_timeout_micros": max(1, round(single * 1e6)),
             "max_enqueued_batches": max(1, round(threads / seconds)), "num_batch_threads": threads}

@@ -78,9 +78,10 @@ def export_trained(model_path, root="saved_models", name=None, class_names=None,
                        preprocessing=trained.preprocessing)
     lite = tflite(trained.model, tflite_path, class_names=class_names, top_k=top_k,
                   preprocessing=trained.preprocessing) if tflite_path else None
+    parameters = None
     if batching:
         from keras_cls.export.batching import write_batching_parameters
 
-        batching = write_batching_parameters(path, root)
+        parameters = write_batching_parameters(path, root)
     return {"saved_model": path, "models_config": write_models_config(root), "tflite": lite,
-            "contract": trained.contract_from, "batching_parameters": batching or None}
+            "contract": trained.contract_from, "batching_parameters": parameters}

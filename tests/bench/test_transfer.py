@@ -37,4 +37,3 @@ def test_backbone_file_leaves_the_pretrained_head_out(tmp_path):
     path = transfer._weights_file(str(tmp_path))
     fresh = keras_cls.build("resnet-18", num_classes=5, input_shape=(32, 32, 3))
     assert weights.load(fresh, path).endswith("a new head")  # 5 classes again, yet not digits 0-4's classifier
-
