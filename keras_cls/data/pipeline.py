@@ -32,6 +32,9 @@ class Data:
     # (shards, index, batch) -> the training dataset of one of `shards` disjoint parts, at that batch size: what each
     # worker of a multi-worker run reads (a part taken before shuffling, so parts never overlap)
     train_shard: Optional[Callable[[int, int, int], tf.data.Dataset]] = None
+    # (first_epoch, steps) -> the training stream from that epoch on: each epoch's batches from (seed, epoch) alone
+    # where the source allows it (epoch_stream), else the training split repeated
+    train_from: Optional[Callable[[int, int], tf.data.Dataset]] = None
 
     @property
     def num_classes(self):
@@ -188,9 +191,7 @@ def _decoded(split, config, training, cache=True, shard=None):
         ds = part(tf.data.Dataset.from_tensor_slices((split.items.astype(str), split.labels)))
         if shuffle_early:
             ds = ds.shuffle(len(split), seed=config.seed, reshuffle_each_iteration=True)
-        # Unscanned files (verify="none") get the pixel limit here; scanned ones passed it already.
-        guard = (lambda d: decode.check_pixels(d, config.max_pixels)) if config.verify == "none" else tf.identity
-        ds = ds.map(lambda p, y: (decode.decode_rgb(guard(tf.io.read_file(p))), y), num_parallel_calls=AUTOTUNE)
+        ds = _read_files(ds, config)
     elif split.kind == "records":
         by_file = shard is not None and len(split.items) >= shard[0]  # whole shards per part when there are enough
         files = tf.data.Dataset.from_tensor_slices(list(split.items))
@@ -215,6 +216,13 @@ def _decoded(split, config, training, cache=True, shard=None):
     return ds
 
 
+def _read_files(ds, config):
+    """(path, label) -> (decoded RGB image, label). Unscanned files (verify="none") get the pixel limit here;
+    scanned ones passed it already."""
+    guard = (lambda d: decode.check_pixels(d, config.max_pixels)) if config.verify == "none" else tf.identity
+    return ds.map(lambda p, y: (decode.decode_rgb(guard(tf.io.read_file(p))), y), num_parallel_calls=AUTOTUNE)
+
+
 def _rgb(image):
     image = tf.cast(image, tf.uint8)
     return tf.image.grayscale_to_rgb(image) if image.shape[-1] == 1 else image
@@ -222,27 +230,73 @@ def _rgb(image):
 
 def make_dataset(split, config, training, flip, num_classes, one_hot, shard=None):
     ds = _decoded(split, config, training, shard=shard)
-    size = config.image_size
     if training:
         seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(2)
-        ds = tf.data.Dataset.zip((ds, seeds)).map(
-            lambda xy, s: (train_transform(xy[0], s, size, config.crop_scale, flip, config.pad_crop), xy[1]),
-            num_parallel_calls=AUTOTUNE)
+        ds = tf.data.Dataset.zip((ds, seeds))
+    seeds = tf.data.Dataset.random(seed=config.seed + 1, rerandomize_each_iteration=True).batch(2)
+    return _finished(_batched(ds, config, training, flip, num_classes, one_hot, seeds), config)
+
+
+def _batched(ds, config, training, flip, num_classes, one_hot, batch_seeds, augment=None):
+    """Training: ((image, label), seed pair) -> transformed; evaluation: (image, label) -> the contract. Then
+    batched, one-hot, and batch-augmented with one seed pair of `batch_seeds` each (`augment`: batch_augment(config)
+    when made already: its Keras layers hold variables)."""
+    size = config.image_size
+    if training:
+        ds = ds.map(lambda xy, s: (train_transform(xy[0], s, size, config.crop_scale, flip, config.pad_crop), xy[1]),
+                    num_parallel_calls=AUTOTUNE)
     else:
         contract = Preprocessing.of_data(config)  # what every export of a model trained on this data applies
         ds = ds.map(lambda x, y: (contract.apply(x), y), num_parallel_calls=AUTOTUNE)
     ds = ds.batch(config.batch_size, drop_remainder=training, num_parallel_calls=AUTOTUNE)
     if one_hot:
         ds = ds.map(lambda x, y: (x, tf.one_hot(y, num_classes)), num_parallel_calls=AUTOTUNE)
-    augment = batch_augment(config) if training else None
+    augment = (augment or batch_augment(config)) if training else None
     if augment:
-        seeds = tf.data.Dataset.random(seed=config.seed + 1, rerandomize_each_iteration=True).batch(2)
-        ds = tf.data.Dataset.zip((ds, seeds)).map(lambda xy, s: augment(xy[0], xy[1], s),
-                                                  num_parallel_calls=AUTOTUNE)
+        ds = tf.data.Dataset.zip((ds, batch_seeds)).map(lambda xy, s: augment(xy[0], xy[1], s),
+                                                        num_parallel_calls=AUTOTUNE)
+    return ds
+
+
+def _finished(ds, config):
     options = tf.data.Options()
     options.deterministic = config.deterministic
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return ds.prefetch(AUTOTUNE).with_options(options)
+
+
+def exact_epochs(split, config):
+    """Whether epoch_stream can make the split's epochs from (seed, epoch) alone: files and in-memory pixels, read
+    without a cache (TFRecords, tf.data sources and caches are shuffled through a buffer, whose seeds TensorFlow
+    draws from the process)."""
+    return split.kind in ("files", "pixels") and not config.cache
+
+
+def epoch_stream(split, config, flip, num_classes, one_hot, first_epoch, steps):
+    """The training batches from epoch `first_epoch` on, `steps` an epoch (exact_epochs splits). Epoch k's order
+    and augmentation come from (config.seed, k) alone, stateless: passes over the split, each a permutation
+    (index_shuffle) and per-image seeds keyed by (seed, k, pass), until `steps` batches; so a run resumed at epoch
+    k sees what the run that was never stopped saw (with deterministic=True: parallel reads otherwise reorder)."""
+    items = tf.constant(split.items.astype(str) if split.kind == "files" else split.items)
+    labels, last, augment = tf.constant(split.labels), len(split) - 1, batch_augment(config)
+
+    def one_pass(epoch, repeat):
+        key = tf.stack([tf.constant(config.seed, tf.int64) * 1_000_003 + epoch, repeat])  # index_shuffle's seed
+        base = key[0] * 1_000_003 + repeat
+        ds = tf.data.Dataset.range(last + 1).map(lambda i: tf.random.experimental.index_shuffle(i, key, last))
+        ds = ds.map(lambda j: (tf.gather(items, j), tf.gather(labels, j)))
+        ds = (_read_files(ds, config) if split.kind == "files" else ds).ignore_errors(log_warning=True)
+        ds = ds.enumerate().map(lambda i, xy: (xy, tf.stack([base, i])))
+        batch_seeds = tf.data.Dataset.range(ENDLESS).map(lambda i: tf.stack([base + 1, i]))
+        return _batched(ds, config, True, flip, num_classes, one_hot, batch_seeds, augment)
+
+    def epoch(k):  # a pass gives a batch at least (Trainer checks), so `steps` passes are enough
+        return tf.data.Dataset.range(steps).flat_map(lambda r: one_pass(k, r)).take(steps)
+
+    return _finished(tf.data.Dataset.range(first_epoch, ENDLESS).flat_map(epoch), config)
+
+
+ENDLESS = 2**62  # "for ever" for Dataset.range
 
 
 def load(config, arrays=None, one_hot=False):
@@ -282,8 +336,11 @@ def load(config, arrays=None, one_hot=False):
     raw = {name: _decoded(split, config, False, cache=False) for name, split in splits.items() if name != "train"}
     train_shard = lambda count, index, batch: make_dataset(  # noqa: E731
         splits["train"], replace(config, batch_size=batch), True, flip, num_classes, one_hot, shard=(count, index))
+    train = splits["train"]
+    train_from = ((lambda first, steps: epoch_stream(train, config, flip, num_classes, one_hot, first, steps))
+                  if exact_epochs(train, config) else (lambda first, steps: datasets["train"].repeat()))
     return Data(datasets["train"], datasets.get("validation"), datasets.get("test"), names, sizes, report,
-                source.note, Preprocessing.of_data(config), raw, train_shard)
+                source.note, Preprocessing.of_data(config), raw, train_shard, train_from)
 
 
 def steps_per_epoch(data, batch_size):

@@ -5,6 +5,7 @@ import os
 import time
 
 import keras
+import numpy as np
 
 from keras_cls import files
 from keras_cls.train import progress as progress_lib
@@ -116,10 +117,26 @@ class CommitEpoch(keras.callbacks.Callback):
         self.progress.commit(epoch + 1, row, logs[progress_lib.MONITOR] if better else None)
 
 
-def standard(progress, batch_size, ema, phase=None):
+class EpochSeeds(keras.callbacks.Callback):
+    """Each random stream inside the model (dropout, drop-connect: Keras' SeedGenerator states, which no backup
+    holds) restarts at each epoch from (seed, epoch, its index): a run resumed at epoch k draws what the run that
+    was never stopped drew."""
+
+    def __init__(self, seed):
+        super().__init__()
+        self.seed = seed
+
+    def on_epoch_begin(self, epoch, logs=None):
+        states = [v for v in self.model.variables if v.path.endswith("seed_generator_state")]
+        for i, state in enumerate(states):
+            state.assign(np.array([(self.seed * 1_000_003 + epoch) * 1_000_003 + i, 0], dtype=state.dtype))
+
+
+def standard(progress, batch_size, ema, seed, phase=None):
     """The callbacks every run gets, in the order they must run."""
     run_dir = progress.run_dir
-    callbacks = [StopOnNaN(os.path.join(run_dir, "best.keras")), Throughput(batch_size), SaveBackup(run_dir)]
+    callbacks = [EpochSeeds(seed), StopOnNaN(os.path.join(run_dir, "best.keras")), Throughput(batch_size),
+                 SaveBackup(run_dir)]
     if ema:  # validate and checkpoint the averaged weights
         callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     return callbacks + [CommitEpoch(progress, phase),

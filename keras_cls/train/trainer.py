@@ -225,7 +225,8 @@ class Trainer:
 
     def _steps(self, data):
         steps = self.config.steps_per_epoch or _count_steps(data, self.data_config.batch_size)
-        if steps < 1:
+        size = data.sizes.get("train")
+        if steps < 1 or (size is not None and size < self.data_config.batch_size):
             raise ValueError(f"the train split yields no full batch of {self.data_config.batch_size}; lower batch_size")
         return steps
 
@@ -287,16 +288,18 @@ class Trainer:
         val_size = data.sizes.get("validation")
         exact = val_size and data.report.kept == data.report.seen and strategy.num_replicas_in_sync == 1
         val_steps = -(-val_size // self.data_config.batch_size) if exact else None  # else: until the data ends
-        callbacks = [*cb.standard(progress, self.data_config.batch_size, self.recipe.ema,
+        callbacks = [*cb.standard(progress, self.data_config.batch_size, self.recipe.ema, self.config.seed,
                                   phase=phase.index if phase.name != "train" else None), *extra_callbacks]
+        first_epoch = max(first, phase.start)
         with warnings.catch_warnings():
             # Validation of unknown length (files skipped, several replicas) ends where its data ends, and Keras
             # says "Your input ran out of data; interrupting training" then, as if training were cut short. The
-            # training data repeats, so the line can only be validation's.
+            # training stream is endless, so the line can only be validation's.
             warnings.filterwarnings("ignore", message="Your input ran out of data")
-            return model.fit(data.train.repeat(), steps_per_epoch=steps, validation_data=data.validation,
-                             validation_steps=val_steps, epochs=phase.end, initial_epoch=max(first, phase.start),
-                             verbose=self.config.verbose, shuffle=False, callbacks=callbacks)
+            return model.fit(data.train_from(first_epoch, steps), steps_per_epoch=steps,
+                             validation_data=data.validation, validation_steps=val_steps, epochs=phase.end,
+                             initial_epoch=first_epoch, verbose=self.config.verbose, shuffle=False,
+                             callbacks=callbacks)
 
     def finish(self, model, data, progress, trained_now, steps):
         """model.keras, evaluation files and metrics.json, each written whole; then progress.json says completed."""
