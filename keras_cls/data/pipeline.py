@@ -229,12 +229,12 @@ def _rgb(image):
 
 
 def make_dataset(split, config, training, flip, num_classes, one_hot, shard=None):
-    ds = _decoded(split, config, training, shard=shard)
-    if training:
-        seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(2)
-        ds = tf.data.Dataset.zip((ds, seeds))
-    seeds = tf.data.Dataset.random(seed=config.seed + 1, rerandomize_each_iteration=True).batch(2)
-    return _finished(_batched(ds, config, training, flip, num_classes, one_hot, seeds), config)
+    ds, batch_seeds = _decoded(split, config, training, shard=shard), None
+    if training:  # seed pairs for each image's and each batch's augmentation, others each iteration
+        pairs = lambda offset: tf.data.Dataset.random(  # noqa: E731
+            seed=config.seed + offset, rerandomize_each_iteration=True).batch(2)
+        ds, batch_seeds = tf.data.Dataset.zip((ds, pairs(0))), pairs(1)
+    return _finished(_batched(ds, config, training, flip, num_classes, one_hot, batch_seeds), config)
 
 
 def _batched(ds, config, training, flip, num_classes, one_hot, batch_seeds, augment=None):
