@@ -9,7 +9,7 @@ from tests.compress.conftest import SIZE, small
 import tf_keras  # noqa: E402  (the [compress] extra)
 
 
-@pytest.mark.parametrize("name", ["efficientnet-b0", "efficientnetv2-b0", "resnet-18"])
+@pytest.mark.parametrize("name", ["efficientnet-b0", "efficientnetv2-b0", "efficientnet-lite0", "resnet-18"])
 def test_round_trip_keeps_outputs(name, batch):
     model = small(name)
     for layer in model.layers:  # what the fast recipe does after building

@@ -39,3 +39,22 @@ def test_onnx_runtime_computes_the_same():
     model = randomize(keras_cls.build("efficientnet-lite0", num_classes=10, input_shape=(32, 32, 3)), seed=6)
     x = np.random.default_rng(1).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
     np.testing.assert_allclose(onnx.session(model, 32)(x), model(x, training=False).numpy(), atol=1e-5, rtol=0)
+
+
+def test_lite_exports_and_serves_what_keras_computes(tmp_path):
+    """EfficientNet-Lite0 (ReLU6, no squeeze-excite) through the SavedModel export: its served graph folded, its
+    scores the Keras model's."""
+    import tensorflow as tf
+
+    from keras_cls.data.contract import Preprocessing
+    from keras_cls.export import saved_model
+
+    model = randomize(keras_cls.build("efficientnet-lite0", num_classes=3, input_shape=(32, 32, 3)), seed=7)
+    loaded = tf.saved_model.load(saved_model(model, root=str(tmp_path), class_names=["a", "b", "c"]))
+    images = np.random.default_rng(2).integers(0, 256, (2, 50, 40, 3)).astype("uint8")
+    expected = model(tf.cast(Preprocessing(32).apply(images), tf.float32), training=False).numpy()
+    got = loaded.signatures["serve_images_uint8"](images=tf.constant(images))["scores"].numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+    graph = loaded.signatures["serve_images_uint8"].graph.as_graph_def()
+    ops = collections.Counter(n.op for n in list(graph.node) + [n for f in graph.library.function for n in f.node_def])
+    assert ops["Rsqrt"] == 0 and ops["Relu6"] > 0 and ops["Conv2D"] + ops["DepthwiseConv2dNative"] == ops["BiasAdd"] - 1

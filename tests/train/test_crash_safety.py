@@ -59,11 +59,14 @@ def _hit(moment, before, now):
 
 
 def _kill_when(proc, run, moment=None, delay=None, timeout=240):
-    """SIGKILL proc at `moment` (see MOMENTS) or after `delay` seconds; False if it finished first."""
+    """SIGKILL proc at `moment` (see MOMENTS) or after `delay` seconds, at the latest while the first epoch's backup
+    is being written (a quick machine would otherwise commit epoch 1 first, and the moments of epoch 1 that the plan
+    waits for next would never come again); False if it finished first."""
     start, before = time.monotonic(), _snapshot(run)
     while proc.poll() is None and time.monotonic() - start < timeout:
         now = _snapshot(run)
-        if (delay is not None and time.monotonic() - start >= delay) or (moment and _hit(moment, before, now)):
+        if (delay is not None and (time.monotonic() - start >= delay or _writing_first_backup(now))) or \
+                (moment and _hit(moment, before, now)):
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             return True
@@ -72,6 +75,11 @@ def _kill_when(proc, run, moment=None, delay=None, timeout=240):
     out = proc.communicate(timeout=60)[0]
     assert proc.returncode == 0, out[-3000:]
     return False
+
+
+def _writing_first_backup(now):
+    return "backup/epoch-0001.weights.h5" not in now and any(
+        name.startswith("backup/") and Path(name).name.startswith(".tmp-") for name in now)
 
 
 @functools.lru_cache(None)
