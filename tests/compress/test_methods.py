@@ -92,6 +92,36 @@ def test_pruning_with_depthwise(batch, digits_data, tmp_path, shallow_b0):
     np.testing.assert_allclose(_lite(sparse, tmp_path, "pruned")(batch)["scores"], expected, atol=1e-4, rtol=0)
 
 
+@pytest.mark.slow
+def test_lite_prunes_and_trains_quantization_aware(batch, digits_data, tmp_path):
+    """EfficientNet-Lite0 (ReLU6, no squeeze-excite) through tfmot: pruned to 50% while fine-tuning; wrapped for
+    quantization-aware training (every convolution fake-quantized), fine-tuned and converted to an int8 file that
+    answers as the fake-quantized model does."""
+    import tf_keras
+
+    from keras_cls.compress import prune, qat
+    from keras_cls.compress.run import fine_tune
+    from keras_cls.export.lite import interpreter
+
+    model = small("efficientnet-lite0")
+    pruned = prune.prunable(to_tf_keras(model), 0.5, total_steps=3)
+    fine_tune(pruned, digits_data, TINY, callbacks=prune.callbacks())
+    report = prune.sparsity_report(prune.strip(pruned))
+    assert abs(report["sparsity"] - 0.5) <= 0.01, report["sparsity"]
+    quantized = qat.quantize_aware(to_tf_keras(model))
+    wrapped = [layer.layer for layer in quantized.layers if isinstance(layer, tf_keras.layers.Wrapper)]
+    convolutions = [layer for layer in model.layers if type(layer).__name__ in ("Conv2D", "DepthwiseConv2D")]
+    assert sum(type(layer).__name__ in ("Conv2D", "DepthwiseConv2D") for layer in wrapped) == len(convolutions)
+    fine_tune(quantized, digits_data, TINY)  # also sets the activation ranges: before it they are tfmot's defaults
+    content = ptq.convert_quantized(quantized, preprocessing=CONTRACT)
+    int8 = [d for d in interpreter(content).get_tensor_details() if d["dtype"] == np.int8]
+    assert len(int8) >= len(convolutions) and len(content) < 0.45 * 4 * model.count_params()
+    got, expected = _lite(content, tmp_path, "qat")(batch)["scores"], quantized(batch, training=False).numpy()
+    # the int8 file against the fake-quantized model it implements (test_quantization_aware_training says why not
+    # closer); measured 0.91 of the images leading by > 0.05
+    assert agreement(got, expected, MARGIN["int8"], least=16) >= 0.75
+
+
 def test_depthwise_is_left_dense_by_default():
     from keras_cls.compress import prune
 
