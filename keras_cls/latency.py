@@ -20,6 +20,13 @@ class Timing:
         return 1000 * statistics.quantiles(self.seconds, n=10, method="inclusive")[-1]
 
     @property
+    def quartiles_ms(self):
+        """(first quartile, median, third quartile) in ms; one call is all three."""
+        if len(self.seconds) < 2:
+            return (1000 * self.seconds[0],) * 3
+        return tuple(1000 * q for q in statistics.quantiles(self.seconds, n=4, method="inclusive"))
+
+    @property
     def images_per_s(self):
         return self.batch / statistics.median(self.seconds)
 

@@ -23,7 +23,8 @@ flags.DEFINE_integer("size", None, "input resolution (default: each model's own)
 flags.DEFINE_integer("repeats", 10, "timed calls per runtime at batch 1 (interleaved)")
 flags.DEFINE_integer("batch_repeats", 4, "timed calls per runtime at larger batches")
 flags.DEFINE_integer("threads", 2, "TFLite interpreter threads")
-flags.DEFINE_float("peak_seconds", 1.0, "seconds of each matmul/convolution timing behind the machine's peak")
+flags.DEFINE_float("peak_seconds", 1.0, "seconds of each matmul/convolution timing behind the machine's peak",
+                   lower_bound=0.0)
 flags.DEFINE_string("json", None, "write the figures as flat JSON rows to this path")
 
 

@@ -7,7 +7,6 @@ source) call. A completed training run with the same settings is reused, so a se
 import dataclasses
 import json
 import os
-import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -157,31 +156,25 @@ def sweep(names, size, repeats, peak_gflops, log, spread=0.1, max_rounds=4):
     for round_ in range(max_rounds):
         for name, timing in interleaved(candidates, measure.images(1, 1), repeats, warmup=2 * (round_ == 0)).items():
             seconds[name] += timing.seconds
-        if all(_spread(s) <= spread for s in seconds.values()):
+        if all(_spread(Timing(1, s)) <= spread for s in seconds.values()):
             break
     rows = []
     for name, info in infos.items():
         t, gmacs = Timing(1, seconds[name]), flops.count(name, sizes[name]).macs / 1e9
-        q1, _, q3 = _quartiles(t.seconds)
+        q1, _, q3 = t.quartiles_ms
         rows.append(SweepRow(model=name, family=info["family"], size=sizes[name], params=info["params"], gmacs=gmacs,
                              p50_ms=t.median_ms, img_s=t.images_per_s, top1_published=info["imagenet_top1_published"],
-                             mfu=gmacs * 2 * t.images_per_s / peak_gflops, p25_ms=1000 * q1, p75_ms=1000 * q3))
-        log(f"  sweep {name} ({sizes[name]} px): {t.median_ms:.1f} ms (quartiles {1000 * q1:.1f}-{1000 * q3:.1f}, "
+                             mfu=gmacs * 2 * t.images_per_s / peak_gflops, p25_ms=q1, p75_ms=q3))
+        log(f"  sweep {name} ({sizes[name]} px): {t.median_ms:.1f} ms (quartiles {q1:.1f}-{q3:.1f}, "
             f"{len(t.seconds)} calls)")
     keras.backend.clear_session()
     return rows
 
 
-def _quartiles(seconds):
-    if len(seconds) < 2:
-        return seconds[0], seconds[0], seconds[0]
-    return tuple(statistics.quantiles(seconds, n=4, method="inclusive"))
-
-
-def _spread(seconds):
+def _spread(timing):
     """Interquartile range over the median (infinite with fewer than 3 calls: not yet known)."""
-    q1, median, q3 = _quartiles(seconds)
-    return (q3 - q1) / median if len(seconds) >= 3 else float("inf")
+    q1, median, q3 = timing.quartiles_ms
+    return (q3 - q1) / median if len(timing.seconds) >= 3 else float("inf")
 
 
 def _trained(config, data_for, measure_config, peak, log):

@@ -7,7 +7,7 @@ import time
 def _best_gflops(fn, flop, seconds):
     fn()
     best, deadline = float("inf"), time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
+    while best == float("inf") or time.perf_counter() < deadline:  # one timed call at least, however short `seconds`
         start = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - start)

@@ -96,7 +96,7 @@ def inference_graph(model):
     def call(layer, *args, **kwargs):
         if layer.name in pairs:  # folded into the convolution before it
             return args[0]
-        if layer.name not in convs and _is_pointwise_on_a_pixel(model.get_layer(layer.name)):
+        if layer.name not in convs and _is_pointwise_on_a_pixel(layer):  # the model's own layer (clone kept it)
             return _as_matmul(layer, args[0])
         if type(layer).__name__ == "Activation" and layer.activation is keras.activations.silu:
             return _activate(layer.activation, args[0])

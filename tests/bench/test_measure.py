@@ -44,6 +44,8 @@ def test_peak_is_the_best_kernel_at_several_sizes_at_start_and_end():
     # hold the cores (numpy's 128 matmul measured 0.2 beside two busy processes: its BLAS threads wait on each
     # other), which is why the peak is the best of several kernels.
     assert all(0 < p < 1e5 for p in peaks.values()) and max(peaks.values()) > 5, peaks
+    # however short the time given, each kernel is timed once at least (no infinite time, no zero peak)
+    assert all(p > 0 for p in hardware.matmul_gflops(sizes=(64,), seconds=0).values())
     best, source = hardware.peak(("start", {"numpy matmul 256": 90.0}), ("end", {"tensorflow conv3x3": 120.0}))
     assert (best, source) == (120.0, "tensorflow conv3x3 (end)")
 
