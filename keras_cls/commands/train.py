@@ -25,11 +25,11 @@ def main(argv):
     except ValueError as e:
         fail("train", e)
     start_tensorflow()  # after TF_ENABLE_ONEDNN_OPTS is set: TensorFlow reads it when it starts
-    from keras_cls.train import Trainer, TrainingDiverged
+    from keras_cls.train import Trainer, TrainingDiverged, WorkerLost
 
     try:
         metrics = Trainer(*configs).run()
-    except (ValueError, TrainingDiverged) as e:
+    except (ValueError, TrainingDiverged, WorkerLost) as e:
         fail("train", e)
     print(json.dumps(metrics, indent=1))
 

@@ -3,8 +3,9 @@
 TrainConfig imports no TensorFlow (a command checks its flags first); the rest is imported when first used."""
 from keras_cls.train.config import TrainConfig
 
-__all__ = ["RECIPES", "Recipe", "TrainConfig", "Trainer", "TrainingDiverged"]
-_HOMES = {"RECIPES": "recipes", "Recipe": "recipes", "Trainer": "trainer", "TrainingDiverged": "callbacks"}
+__all__ = ["RECIPES", "Recipe", "TrainConfig", "Trainer", "TrainingDiverged", "WorkerLost"]
+_HOMES = {"RECIPES": "recipes", "Recipe": "recipes", "Trainer": "trainer", "TrainingDiverged": "callbacks",
+          "WorkerLost": "multiworker"}
 
 
 def __getattr__(name):

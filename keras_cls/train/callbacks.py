@@ -132,14 +132,31 @@ class EpochSeeds(keras.callbacks.Callback):
             state.assign(np.array([(self.seed * 1_000_003 + epoch) * 1_000_003 + i, 0], dtype=state.dtype))
 
 
-def standard(progress, batch_size, ema, seed, phase=None):
+class Validate(keras.callbacks.Callback):
+    """fit's validation, done by `evaluate` at the end of each epoch: val_loss, val_accuracy, val_top5 of the whole
+    split, read to its end whatever its length. fit's own needs the split's step count: without one (files skipped,
+    several replicas) it ends with Keras' "Your input ran out of data; interrupting training", which reads as if
+    training had stopped, and with one it fails under MirroredStrategy (StopIteration at the partial last batch)."""
+
+    def __init__(self, data):
+        super().__init__()
+        self.data = data
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            results = self.model.evaluate(self.data, verbose=0, return_dict=True)
+            logs.update({f"val_{name}": value for name, value in results.items()})
+
+
+def standard(progress, batch_size, ema, seed, validation=None, phase=None):
     """The callbacks every run gets, in the order they must run."""
     run_dir = progress.run_dir
-    callbacks = [EpochSeeds(seed), StopOnNaN(os.path.join(run_dir, "best.keras")), Throughput(batch_size),
-                 SaveBackup(run_dir)]
+    callbacks = [EpochSeeds(seed), StopOnNaN(os.path.join(run_dir, "best.keras")), SaveBackup(run_dir)]
     if ema:  # validate and checkpoint the averaged weights
         callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
-    return callbacks + [CommitEpoch(progress, phase),
+    if validation is not None:
+        callbacks.append(Validate(validation))
+    return callbacks + [Throughput(batch_size), CommitEpoch(progress, phase),  # epoch_seconds: validation included
                         keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False)]
 
 

@@ -30,7 +30,7 @@ class TrainConfig:
     train_bn: Optional[bool] = None           # fine-tuning phase 2: BatchNorm adapts (default: inference mode)
     precision: str = "float32"                # float32 | mixed_float16 | mixed_bfloat16
     strategy: str = "default"                 # default | mirrored | multiworker | tpu
-    sync_batchnorm: Optional[bool] = None     # all-reduce BatchNorm statistics across replicas; None: multiworker only
+    sync_batchnorm: Optional[bool] = None     # all-reduce BatchNorm statistics across replicas; None: with a strategy
     cpu_devices: int = 0                      # >1: split the CPU into logical devices (mirrored on one machine)
     tpu: Optional[str] = None                 # TPU name/address for strategy="tpu"
     jit_compile: bool = False                 # XLA; off by default (slower on CPU, see README)

@@ -8,12 +8,14 @@ loss scaling), loss and metrics), gradients all-reduced across workers by the op
 epoch_seconds), the best model and a NaN guard, so time-to-target and the tuner's objectives read such runs alike. Resume: a tf.train.Checkpoint per
 epoch, then the epoch committed to progress.json (the run's one source of truth, as in single-worker runs); the
 chief writes the run directory, the other workers write beside it (`worker-<i>/`), as TensorFlow's guide
-prescribes. A killed worker stops the job (its peers wait in the all-reduce): restart every worker with the same
-command; they agree on the last epoch all of them committed and resume from it (two checkpoints are kept).
+prescribes. A killed worker stops the job: its peers' next all-reduce fails (gRPC: connection reset) and each
+stops with WorkerLost, one line that says to restart every worker with the same command; they agree on the last
+epoch all of them committed and resume from it (two checkpoints are kept).
 """
 import dataclasses
 import math
 import os
+import re
 import time
 
 
@@ -101,7 +103,34 @@ def _agreed_start(strategy, epochs_done):
     return int(tf.reduce_min(strategy.gather(mine, axis=0)))
 
 
+class WorkerLost(RuntimeError):
+    """A peer of the multi-worker job stopped (killed, preempted, its machine lost) while this worker waited for it
+    in an all-reduce: the job cannot go on with fewer workers."""
+
+
+def _peer_error(error):
+    """What gRPC said about the lost peer ('Connection reset by peer', ...), else the error's kind."""
+    found = re.search(r'grpc_message:"([^"]+)"', str(error))
+    return found.group(1) if found else type(error).__name__
+
+
 def run(trainer, strategy, data):
+    """Train on every worker; a lost peer stops this worker with WorkerLost, which says what to run next."""
+    import tensorflow as tf
+
+    from keras_cls.train.progress import Progress
+
+    try:
+        return _run(trainer, strategy, data)
+    except (tf.errors.UnavailableError, tf.errors.CancelledError, tf.errors.DeadlineExceededError) as e:
+        done = Progress(trainer.config.run_dir).epochs_done
+        raise WorkerLost(
+            f"{_role(strategy)[1]}: a peer of the multi-worker job stopped ({_peer_error(e)}) with {done} of "
+            f"{trainer.config.epochs} epochs committed here. Start every worker again with the same command and "
+            "TF_CONFIG: they resume from the last epoch all of them committed") from None
+
+
+def _run(trainer, strategy, data):
     import keras
     import tensorflow as tf
 

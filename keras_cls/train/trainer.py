@@ -8,7 +8,6 @@ import dataclasses
 import json
 import math
 import os
-import warnings
 
 from keras_cls import files
 from keras_cls.train import finetune, recipes, schedules
@@ -131,7 +130,7 @@ class Trainer:
 
         size = self.data_config.image_size
         sync = self.config.sync_batchnorm if self.config.sync_batchnorm is not None else \
-            self.config.strategy == "multiworker"
+            self.config.strategy != "default"
         return keras_cls.build(self.spec.name, num_classes=num_classes, input_shape=(size, size, 3),
                                weights=self.config.weights, include_top=True,
                                dropout_rate=self.recipe.dropout_rate, drop_connect_rate=self.recipe.drop_connect_rate,
@@ -270,36 +269,27 @@ class Trainer:
                     with strategy.scope():
                         self.compile_phase(model, phase, steps, data)
                 if first < phase.end:
-                    self._fit_with_callbacks(model, data, strategy, steps, progress, phase, first, extra_callbacks)
+                    self._fit_with_callbacks(model, data, steps, progress, phase, first, extra_callbacks)
                     first = phase.end
-            if start >= self.config.epochs and model.optimizer.use_ema:  # all done before a kill: what fit does last
-                model.optimizer.finalize_variable_values(model.trainable_variables)
+                elif model.optimizer.use_ema:  # the restored phase ended before a kill: what its fit did last
+                    model.optimizer.finalize_variable_values(model.trainable_variables)
         except cb.TrainingDiverged as e:
             self._write("metrics.json", {"status": "diverged", "model": self.spec.name, "message": str(e)})
             raise
         return self.finish(model, data, progress, self.config.epochs - start, steps)
 
-    def _fit_with_callbacks(self, model, data, strategy, steps, progress, phase, first, extra_callbacks):
+    def _fit_with_callbacks(self, model, data, steps, progress, phase, first, extra_callbacks):
         from keras_cls.train import callbacks as cb
 
         if phase.name != "train":
             print(f"phase {phase.index} ({phase.name}): epochs {max(first, phase.start) + 1}-{phase.end}, "
                   f"{sum(math.prod(w.shape) for w in model.trainable_weights):,} trainable parameters")
-        val_size = data.sizes.get("validation")
-        exact = val_size and data.report.kept == data.report.seen and strategy.num_replicas_in_sync == 1
-        val_steps = -(-val_size // self.data_config.batch_size) if exact else None  # else: until the data ends
         callbacks = [*cb.standard(progress, self.data_config.batch_size, self.recipe.ema, self.config.seed,
-                                  phase=phase.index if phase.name != "train" else None), *extra_callbacks]
+                                  data.validation, phase=phase.index if phase.name != "train" else None),
+                     *extra_callbacks]
         first_epoch = max(first, phase.start)
-        with warnings.catch_warnings():
-            # Validation of unknown length (files skipped, several replicas) ends where its data ends, and Keras
-            # says "Your input ran out of data; interrupting training" then, as if training were cut short. The
-            # training stream is endless, so the line can only be validation's.
-            warnings.filterwarnings("ignore", message="Your input ran out of data")
-            return model.fit(data.train_from(first_epoch, steps), steps_per_epoch=steps,
-                             validation_data=data.validation, validation_steps=val_steps, epochs=phase.end,
-                             initial_epoch=first_epoch, verbose=self.config.verbose, shuffle=False,
-                             callbacks=callbacks)
+        return model.fit(data.train_from(first_epoch, steps), steps_per_epoch=steps, epochs=phase.end,
+                         initial_epoch=first_epoch, verbose=self.config.verbose, shuffle=False, callbacks=callbacks)
 
     def finish(self, model, data, progress, trained_now, steps):
         """model.keras, evaluation files and metrics.json, each written whole; then progress.json says completed."""

@@ -1,6 +1,6 @@
 """One worker of tests/train/test_processes.py's multi-worker run (TF_CONFIG names it): it records the ids of the
 examples it is handed in one epoch of the pipeline the multi-worker loop steps through, then trains with the
-Trainer on the same strategy (a process makes its multi-worker strategy once).
+Trainer on the same strategy (a process makes its multi-worker strategy once), ending as `keras-cls train` does.
 
 Usage: python multiworker_worker.py <run_dir> <ids.json>"""
 import json
@@ -12,8 +12,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from keras_cls.commands import fail  # noqa: E402
 from keras_cls.data import DataConfig, load  # noqa: E402
-from keras_cls.train import TrainConfig, Trainer, multiworker  # noqa: E402
+from keras_cls.train import TrainConfig, Trainer, WorkerLost, multiworker  # noqa: E402
 
 IDS, BATCH = 64, 8
 
@@ -39,7 +40,10 @@ def main(run_dir, ids_path):
     config = TrainConfig(model="resnet-18", run_dir=run_dir, strategy="multiworker", epochs=2, steps_per_epoch=3,
                          recipe="fast", verbose=0)
     data = DataConfig(source="digits", image_size=32, batch_size=16, crop_scale=(0.6, 1.0), eval_crop=1.0)
-    print(json.dumps(Trainer(config, data).run(strategy=strategy)))
+    try:
+        print(json.dumps(Trainer(config, data).run(strategy=strategy)))
+    except WorkerLost as e:  # as keras-cls train says it
+        fail("train", e)
 
 
 if __name__ == "__main__":
