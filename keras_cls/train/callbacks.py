@@ -3,6 +3,7 @@ import csv
 import math
 import os
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -132,11 +133,22 @@ class EpochSeeds(keras.callbacks.Callback):
             state.assign(np.array([(self.seed * 1_000_003 + epoch) * 1_000_003 + i, 0], dtype=state.dtype))
 
 
+class SwapEMAWeights(keras.callbacks.SwapEMAWeights):
+    """Keras' SwapEMAWeights (validate and checkpoint the averaged weights), swapping by copies: its TensorFlow
+    swap adds and subtracts (w <- w + a, a <- w - a, w <- w - a), which rounds, so every epoch's swap there and back
+    moved the training weights by an ulp and a resumed run (its backup taken before the swap) drifted from the run
+    never stopped."""
+
+    def _swap_variables(self):
+        self._apply_to_ema_optimizers(self._backend_swap_variables, self._backend_swap_variables)
+
+
 class Validate(keras.callbacks.Callback):
     """fit's validation, done by `evaluate` at the end of each epoch: val_loss, val_accuracy, val_top5 of the whole
-    split, read to its end whatever its length. fit's own needs the split's step count: without one (files skipped,
-    several replicas) it ends with Keras' "Your input ran out of data; interrupting training", which reads as if
-    training had stopped, and with one it fails under MirroredStrategy (StopIteration at the partial last batch)."""
+    split, read to its end whatever its length. A split of unknown length (files skipped, several replicas) makes
+    Keras say "Your input ran out of data; interrupting training" at its end, which reads as if training had
+    stopped: here that end is the one wanted, and the line is held back. (fit's own validation, given the step
+    count instead, fails under MirroredStrategy: StopIteration at the partial last batch.)"""
 
     def __init__(self, data):
         super().__init__()
@@ -144,7 +156,9 @@ class Validate(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            results = self.model.evaluate(self.data, verbose=0, return_dict=True)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Your input ran out of data")
+                results = self.model.evaluate(self.data, verbose=0, return_dict=True)
             logs.update({f"val_{name}": value for name, value in results.items()})
 
 
@@ -153,7 +167,7 @@ def standard(progress, batch_size, ema, seed, validation=None, phase=None):
     run_dir = progress.run_dir
     callbacks = [EpochSeeds(seed), StopOnNaN(os.path.join(run_dir, "best.keras")), SaveBackup(run_dir)]
     if ema:  # validate and checkpoint the averaged weights
-        callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+        callbacks.append(SwapEMAWeights(swap_on_epoch=True))
     if validation is not None:
         callbacks.append(Validate(validation))
     return callbacks + [Throughput(batch_size), CommitEpoch(progress, phase),  # epoch_seconds: validation included

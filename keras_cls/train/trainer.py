@@ -181,7 +181,23 @@ class Trainer:
         os.makedirs(self.config.run_dir, exist_ok=True)
         if not os.path.isfile(os.path.join(self.config.run_dir, "config.json")):
             self._write("config.json", self._saved_config(data, strategy))
-        self._write("data_report.json", data.report.as_dict())
+        self._data_report(data)
+
+    def _data_report(self, data, read=None):
+        """data_report.json: the scan's counts, the images each split holds after it (`splits`; None: not
+        counted) and, once the run is evaluated, the images the evaluation read (`read`)."""
+        self._write("data_report.json", {**data.report.as_dict(), "splits": data.sizes,
+                                         **({"read": read} if read else {})})
+
+    def _check_read(self, data, name, read):
+        """An image that passed the header scan (verify='header') but does not decode is dropped where it is read:
+        the evaluation said so in one line, and data_report.json holds what was read."""
+        held = data.sizes.get(name)
+        if held is not None and read != held:
+            print(f"warning: {held - read} of the {held} images of the {name} split passed the scan but could not "
+                  f"be decoded, and are not in the evaluation ({read} images); verify='full' finds such files "
+                  "before training")
+        self._data_report(data, {name: read})
 
     def run(self, callbacks=(), strategy=None):
         """Train (or resume, or say the run is complete); `strategy` replaces the one config.strategy makes (for
@@ -297,11 +313,14 @@ class Trainer:
         from keras_cls.train.callbacks import save_model
 
         save_model(model, os.path.join(self.config.run_dir, "model.keras"))
+        name = "test" if data.test is not None else "validation"
         split = data.test if data.test is not None else data.validation
         result = evaluate(model, split, data.class_names, out_dir=self.config.run_dir) if split is not None else {}
+        if result:
+            self._check_read(data, name, result["examples"])
         metrics = {"status": "completed", "model": self.spec.name, "epochs": self.config.epochs,
                    "epochs_this_run": trained_now, "steps_per_epoch": steps, **progress.totals(),
-                   "test_split": "test" if data.test is not None else "validation",
+                   "test_split": name,
                    # top1, and top5 (top<k>, k = the number of classes, when there are fewer than 5)
                    "top1": result.get("top1"), **{k: v for k, v in result.items() if k.startswith("top")},
                    "skipped_inputs": len(data.report.skipped)}

@@ -76,6 +76,31 @@ def test_run_directory_holds_everything(tmp_path):
         Trainer(_config(tmp_path, run_dir=str(tmp_path / "run-2"), epochs=5, steps_per_epoch=1), TINY_DATA).run()
 
 
+def test_data_report_counts_what_each_split_held_and_what_the_evaluation_read(tmp_path, capsys):
+    """A test-split JPEG whose header is sound and whose body is not passes the header scan and is dropped where it
+    is decoded: the run says so, and data_report.json holds the split's size and what the evaluation read."""
+    from tests.data.images import good_images
+
+    for split, offset in (("train", 0), ("test", 2)):
+        for label in ("a", "b"):
+            folder = tmp_path / "images" / split / label
+            folder.mkdir(parents=True)
+            for name, data in good_images(seed=offset + (label == "b")).items():
+                (folder / name).write_bytes(data)
+    jpeg = good_images()["rgb.jpg"]
+    (tmp_path / "images" / "test" / "a" / "garbled.jpg").write_bytes(jpeg[:200] + bytes(range(256)) * 4 + b"\xff\xd9")
+    data = DataConfig(source="folder", path=str(tmp_path / "images"), image_size=32, batch_size=4,
+                      validation_fraction=0, eval_crop=1.0)
+    metrics = Trainer(_config(tmp_path, epochs=1, steps_per_epoch=1), data).run()
+    report = json.loads((tmp_path / "run" / "data_report.json").read_text())
+    assert report["splits"] == {"train": 20, "test": 21} and report["read"] == {"test": 20}
+    assert report["seen"] == 41 and report["skipped"] == 0  # the header scan lets it through
+    assert "warning: 1 of the 21 images of the test split passed the scan but could not be decoded" in \
+        capsys.readouterr().out
+    assert json.loads((tmp_path / "run" / "evaluation.json").read_text())["examples"] == 20
+    assert metrics["test_split"] == "test"
+
+
 def test_a_run_that_cannot_train_is_an_error_before_anything_is_written(tmp_path):
     with pytest.raises(ValueError, match=r"train split has 1262 images, fewer than one batch of 4096.*"
                                          r"batch_size <= 1262 \(e.g. 1024\)"):
