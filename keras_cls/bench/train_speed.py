@@ -7,6 +7,7 @@ Three arms on whatever device is there, each timed by the same callback over the
 - plain fit, synthetic: keras.applications' model of the same architecture (EfficientNet; for ResNet, keras_cls'
   own, which keras.applications lacks as v1.5) compiled with the same optimizer and loss, the same batch.
 MFU = GMACs x 6 x images/s / the matmul peak measured in the same run (training counts forward + backward).
+`deterministic` times what `--deterministic` costs (deterministic kernels and data order: a process-wide switch).
 """
 import dataclasses
 import tempfile
@@ -28,6 +29,7 @@ class Setting:
     jit_compile: bool = False      # XLA
     steps: int = 10                # timed steps (after one warm-up epoch of the same length)
     recipe: str = "fast"
+    deterministic: bool = False    # TensorFlow's deterministic kernels and data order (--deterministic)
 
 
 def _speed(model, dataset, setting):
@@ -71,6 +73,10 @@ def measure(setting, peak_gflops):
     from keras_cls.train import TrainConfig, Trainer
 
     size = setting.image_size or get_spec(setting.model).resolution
+    if setting.deterministic:  # for the whole process, as in a training run: TensorFlow cannot turn it off
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(setting.precision)
     try:
@@ -78,7 +84,8 @@ def measure(setting, peak_gflops):
             trainer = Trainer(TrainConfig(model=setting.model, run_dir=run_dir, recipe=setting.recipe,
                                           precision=setting.precision, jit_compile=setting.jit_compile,
                                           steps_per_epoch=setting.steps + 1),
-                              DataConfig(source="digits", image_size=size, batch_size=setting.batch, eval_crop=1.0))
+                              DataConfig(source="digits", image_size=size, batch_size=setting.batch, eval_crop=1.0,
+                                         deterministic=setting.deterministic))
             data = load(trainer.data_config, one_hot=True)
             model, _ = trainer.compile_model(data)
             pipeline = _speed(model, data.train.repeat(), setting)

@@ -191,7 +191,7 @@ class Trainer:
 
     def _check_read(self, data, name, read):
         """An image that passed the header scan (verify='header') but does not decode is dropped where it is read:
-        the evaluation said so in one line, and data_report.json holds what was read."""
+        the run says so in one line, and data_report.json holds what the evaluation read."""
         held = data.sizes.get(name)
         if held is not None and read != held:
             print(f"warning: {held - read} of the {held} images of the {name} split passed the scan but could not "

@@ -84,8 +84,13 @@ def test_bench_pipeline_and_bench_train(tmp_path):
     assert row["ratio"] == pytest.approx(row["pipeline_img_s"] / row["train_step_img_s"], abs=0.06, rel=0.01)
     assert "| ratio (goal >= 4) |" in stdout
     stdout, rows = _bench("bench_train.py", tmp_path, "--models=resnet-18", "--batches=4", "--image_size=32",
-                          "--steps=2")
-    (row,) = rows
+                          "--steps=2", "--deterministic_cost")
+    row, deterministic = rows
+    assert (row["deterministic"], deterministic["deterministic"]) == (False, True)  # the child's row
+    _finite(deterministic, "trainer_pipeline_img_s", "trainer_synthetic_img_s")
+    ratio = deterministic["trainer_pipeline_img_s"] / row["trainer_pipeline_img_s"]
+    assert f"| resnet-18 | 4 | {row['trainer_pipeline_img_s']:.1f} img/s | " \
+           f"{deterministic['trainer_pipeline_img_s']:.1f} img/s | {ratio:.2f}x |" in stdout
     assert (row["model"], row["image_size"], row["batch"], row["plain"]) == \
         ("resnet-18", 32, 4, "keras_cls.build (plain compile)")
     _finite(row, "trainer_pipeline_img_s", "trainer_synthetic_img_s", "plain_fit_img_s")

@@ -76,7 +76,7 @@ def test_mirrored_strategy_over_two_cpu_devices_resumes_to_the_bit(tmp_path):
     weights and log of the run never stopped, to the bit (synchronized BatchNorm, the default with a strategy: each
     replica's own statistics gave the two runs other val_loss and val_top5), and its last val_loss is the saved
     model's."""
-    flags = ["--strategy=mirrored", "--cpu_devices=2", "--epochs=2", "--steps_per_epoch=5", "--learning_rate=0.008",
+    flags = ["--strategy=mirrored", "--cpu_devices=2", "--epochs=2", "--steps_per_epoch=3", "--learning_rate=0.008",
              "--deterministic"]
     whole = _train(tmp_path / "a", *flags, env=_env())
     resumed, _ = _killed_and_resumed(tmp_path / "b", lambda: _train(tmp_path / "b", *flags, env=_env()), [1])
