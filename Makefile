@@ -39,6 +39,8 @@ bench: $(STAMP)
 	mkdir -p reports/bench
 	$(BIN)/python scripts/bench_models.py --json reports/bench/models.json
 	$(BIN)/python scripts/bench_pipeline.py --json reports/bench/pipeline.json
+	$(BIN)/python scripts/bench_train.py --models resnet-18,efficientnet-b0 --batches 16 --image_size 128 --steps 5 \
+		--deterministic_cost --json reports/bench/train.json
 	$(BIN)/python scripts/bench_serving.py --json reports/bench/serving.json
 	$(BIN)/python scripts/bench_compress.py --json reports/bench/compress.json
 	$(BIN)/python scripts/demo.py --report_dir reports/bench/compare --batches 1,16 --train_batch 16 \
