@@ -6,7 +6,8 @@ to a temporary SavedModel and TFLite file, and all runtimes are timed interleave
 The SavedModel and TFLite rows include the exported contract (resize to the model's size and top-k); "keras
 tf.function" is the Keras graph the SavedModel served before keras_cls/export/inference_graph.py. Each row gives
 its p50 over TFLite float32's at the same batch, and its MFU: the model's float32 FLOPs per second over the
-machine's peak (keras_cls/bench/hardware.py), measured at the start of the same run.
+machine's peak (keras_cls/bench/hardware.py), measured at the start of the same run. `--tf_threads 1 --threads 1`
+times every runtime on one thread (TensorFlow's are process-wide: a run of its own).
 Example: python scripts/bench_serving.py --models=efficientnet-b0 --batches=1
 """
 import os
@@ -23,6 +24,9 @@ flags.DEFINE_integer("size", None, "input resolution (default: each model's own)
 flags.DEFINE_integer("repeats", 10, "timed calls per runtime at batch 1 (interleaved)")
 flags.DEFINE_integer("batch_repeats", 4, "timed calls per runtime at larger batches")
 flags.DEFINE_integer("threads", 2, "TFLite interpreter threads")
+flags.DEFINE_integer("tf_threads", 0, "TensorFlow's intra- and inter-op threads for this process (TF Serving's "
+                     "--tensorflow_intra_op_parallelism and --tensorflow_inter_op_parallelism); 0: TensorFlow's choice",
+                     lower_bound=0)
 flags.DEFINE_float("peak_seconds", 1.0, "seconds of each matmul/convolution timing behind the machine's peak",
                    lower_bound=0.0)
 flags.DEFINE_string("json", None, "write the figures as flat JSON rows to this path")
@@ -56,6 +60,9 @@ def main(argv):
     import numpy as np
     import tensorflow as tf
 
+    if FLAGS.tf_threads:  # before TensorFlow runs its first op
+        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.tf_threads)
+        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.tf_threads)
     import keras_cls
     from keras_cls.bench import hardware
     from keras_cls.latency import interleaved
@@ -67,7 +74,9 @@ def main(argv):
     if onnx.available():
         print(onnx.available())
     peak_gflops, kernel = hardware.peak(("start", hardware.matmul_gflops(seconds=FLAGS.peak_seconds)))
-    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, float32 peak {peak_gflops:.0f} GFLOP/s ({kernel}); "
+    threads = f"{FLAGS.tf_threads} TensorFlow threads" if FLAGS.tf_threads else "TensorFlow's threads"
+    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs ({threads}), float32 peak {peak_gflops:.0f} GFLOP/s "
+          f"({kernel}); "
           "median and p90 of interleaved calls; ratio = throughput / Keras predict's in the same run\n")
     print("| model | px | batch | runtime | p50 ms | p90 ms | img/s | ratio | p50 / TFLite's | MFU |")
     print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
@@ -93,7 +102,7 @@ def _rows(name, size, batch, timings, gflop, peak_gflops):
     lite = timings[f"TFLite float32 ({FLAGS.threads} threads)"].median_ms
     rows = []
     for runtime, t in timings.items():
-        rows.append({"name": name, "size": size, "batch": batch, "runtime": runtime,
+        rows.append({"name": name, "size": size, "batch": batch, "runtime": runtime, "tf_threads": FLAGS.tf_threads,
                      "p50_ms": round(t.median_ms, 2), "p90_ms": round(t.p90_ms, 2),
                      "img_s": round(t.images_per_s, 2), "ratio": round(t.images_per_s / reference, 3),
                      "vs_tflite_p50": round(t.median_ms / lite, 3),

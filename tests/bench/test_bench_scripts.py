@@ -114,10 +114,12 @@ def test_bench_prepare_on_a_small_folder(tmp_path):
 
 def test_bench_serving_times_every_runtime(tmp_path):
     stdout, rows = _bench("bench_serving.py", tmp_path, "--models=resnet-18", "--batches=1,2", "--size=32",
-                          "--repeats=3", "--batch_repeats=2", "--peak_seconds=0.05")
-    runtimes = ["keras predict", "keras tf.function", "SavedModel serve_images", "TFLite float32 (2 threads)",
-                "ONNX Runtime float32 (2 threads, model only)"]  # onnxruntime and tf2onnx: [bench], in make install
+                          "--repeats=3", "--batch_repeats=2", "--peak_seconds=0.05", "--threads=1", "--tf_threads=1")
+    runtimes = ["keras predict", "keras tf.function", "SavedModel serve_images", "TFLite float32 (1 threads)",
+                "ONNX Runtime float32 (1 threads, model only)"]  # onnxruntime and tf2onnx: [bench], in make install
     assert [(r["batch"], r["runtime"]) for r in rows] == [(b, rt) for b in (1, 2) for rt in runtimes]
+    assert "2 CPUs (1 TensorFlow threads)" in stdout.replace(f"{os.cpu_count()} CPUs", "2 CPUs")
+    assert {r["tf_threads"] for r in rows} == {1}  # every runtime on one thread: TF Serving's two flags set to 1
     gflop = 2 * 0.0375  # resnet-18 at 32 px: 37.5 million multiply-adds
     for r in rows:
         _finite(r, "p50_ms", "img_s", "ratio", "vs_tflite_p50")
