@@ -283,9 +283,11 @@ def epoch_stream(split, config, flip, num_classes, one_hot, first_epoch, steps):
     def one_pass(epoch, repeat):
         key = tf.stack([tf.constant(config.seed, tf.int64) * 1_000_003 + epoch, repeat])  # index_shuffle's seed
         base = key[0] * 1_000_003 + repeat
-        pick = lambda i: tf.random.experimental.index_shuffle(i, key, last)  # noqa: E731
-        ds = tf.data.Dataset.range(last + 1).map(lambda i: (tf.gather(items, pick(i)), tf.gather(labels, pick(i))),
-                                                 num_parallel_calls=AUTOTUNE)
+        def pick(i):  # the i-th image of this pass: one stateless permutation index, then its item and label
+            j = tf.random.experimental.index_shuffle(i, key, last)
+            return tf.gather(items, j), tf.gather(labels, j)
+
+        ds = tf.data.Dataset.range(last + 1).map(pick, num_parallel_calls=AUTOTUNE)
         ds = (_read_files(ds, config) if split.kind == "files" else ds).ignore_errors(log_warning=True)
         ds = ds.enumerate().map(lambda i, xy: (xy, tf.stack([base, i])))
         batch_seeds = tf.data.Dataset.range(ENDLESS).map(lambda i: tf.stack([base + 1, i]))
