@@ -8,7 +8,10 @@ At batch 1 on a CPU, small ops, not arithmetic, set a convnet's latency, and Ker
 - `tf.nn.silu` (Keras' swish) wraps x * sigmoid(x) in a custom gradient that hides the pattern from the remapper;
   written plainly it becomes one fused swish kernel;
 - a 1x1 convolution of a 1x1 feature map (squeeze-excite) is a matrix product: as a Dense layer it runs as one
-  MatMul instead of a convolution primitive set up for a single pixel.
+  MatMul instead of a convolution primitive set up for a single pixel;
+- an explicit ZeroPadding2D before a 'valid' convolution (EfficientNet's stride-2 layers) that adds what 'same'
+  padding adds at the model's input size is a separate Pad op copying the feature map; the convolution pads as
+  it reads with padding='same' (the same zeros, the same output).
 The rewritten model computes what `model(x, training=False)` does (float rounding aside: the folded kernels are
 computed in float64); training-only layers (dropout, drop-connect) are inert in inference anyway.
 """
@@ -53,6 +56,29 @@ def folded_weights(conv, bn):
     return kernel.astype(np.float32), ((bias - mean) * scale + beta).astype(np.float32)
 
 
+def _same_padding(size, kernel, stride, dilation):
+    """(before, after): what padding='same' adds along an axis of `size` (TensorFlow's rule)."""
+    total = max((-(-size // stride) - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def same_paddings(model):
+    """{ZeroPadding2D layer name: the name of the 'valid' convolution that alone reads it}, where the padding is
+    what padding='same' would add to the convolution's input at the model's input size."""
+    pairs = {}
+    for conv in model.layers:
+        pad = _only_parent(conv) if type(conv).__name__ in CONVOLUTIONS else None
+        if (type(pad).__name__ != "ZeroPadding2D" or conv.padding != "valid" or len(pad._outbound_nodes) != 1
+                or len(conv._inbound_nodes) != 1 or not pad.data_format == conv.data_format == "channels_last"
+                or None in pad.input.shape[1:3]):
+            continue
+        same = tuple(_same_padding(size, *args) for size, args in
+                     zip(pad.input.shape[1:3], zip(conv.kernel_size, conv.strides, conv.dilation_rate)))
+        if tuple(map(tuple, pad.padding)) == same:
+            pairs[pad.name] = conv.name
+    return pairs
+
+
 def _activate(activation, x):
     import keras
 
@@ -87,14 +113,17 @@ def inference_graph(model):
         return model
     pairs = foldable_pairs(model)
     convs = {conv: bn for bn, conv in pairs.items()}
+    pads = same_paddings(model)
+    padded = set(pads.values())
 
     def clone(layer):
-        if layer.name in convs:
-            return type(layer).from_config(dict(layer.get_config(), use_bias=True, bias_regularizer=None))
-        return layer
+        changes = dict(use_bias=True, bias_regularizer=None) if layer.name in convs else {}
+        if layer.name in padded:
+            changes["padding"] = "same"
+        return type(layer).from_config(dict(layer.get_config(), **changes)) if changes else layer
 
     def call(layer, *args, **kwargs):
-        if layer.name in pairs:  # folded into the convolution before it
+        if layer.name in pairs or layer.name in pads:  # folded into the convolution before or after it
             return args[0]
         if layer.name not in convs and _is_pointwise_on_a_pixel(layer):  # the model's own layer (clone kept it)
             return _as_matmul(layer, args[0])
@@ -106,4 +135,6 @@ def inference_graph(model):
     for conv_name, bn_name in convs.items():
         rewritten.get_layer(conv_name).set_weights(folded_weights(model.get_layer(conv_name),
                                                                   model.get_layer(bn_name)))
+    for conv_name in padded - set(convs):
+        rewritten.get_layer(conv_name).set_weights(model.get_layer(conv_name).get_weights())
     return rewritten

@@ -19,6 +19,10 @@ def test_rewritten_model_computes_the_same(name):
     assert layers["BatchNormalization"] == 0 and original["BatchNormalization"] > 0
     convolutions = [layer for layer in rewritten.layers if type(layer).__name__ in ("Conv2D", "DepthwiseConv2D")]
     assert len(convolutions) == original["BatchNormalization"] and all(layer.use_bias for layer in convolutions)
+    # padding='same' where it adds what the explicit pad did: ResNet's stride-1 3x3 convolutions, Lite's stride 2;
+    # ResNet's symmetric stride-2 pads are not 'same' padding and stay
+    assert (original["ZeroPadding2D"], layers["ZeroPadding2D"]) == {"resnet-18": (18, 5),
+                                                                    "efficientnet-lite0": (5, 0)}[name]
     x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
     expected = model(x, training=False).numpy()
     assert expected.max() - expected.min() > 0.05  # scores that tell the weights apart

@@ -123,13 +123,15 @@ def _ops(function):
 def test_the_served_graph_is_the_inference_graph(model, exported):
     """What serving speed rests on (keras_cls/export/inference_graph.py), so that a change cannot lose it silently:
     BatchNormalization folded into the convolutions (no rsqrt of variances left; every convolution has its bias),
-    swish without tf.nn.silu's custom gradient (no IdentityN), squeeze-excite's 1x1 convolutions as matrix products;
-    the Keras model's outputs unchanged (test_signatures_match_the_keras_model)."""
+    swish without tf.nn.silu's custom gradient (no IdentityN), squeeze-excite's 1x1 convolutions as matrix products,
+    the stride-2 layers' explicit pads as padding='same' (no Pad); the Keras model's outputs unchanged
+    (test_signatures_match_the_keras_model)."""
     path, _ = exported
     ops = _ops(tf.saved_model.load(path).signatures["serve_images"])
     layers = collections.Counter(type(layer).__name__ for layer in model.layers)
     squeeze_excites = layers["Multiply"]  # each: two 1x1 convolutions of one pixel
     convolutions = layers["Conv2D"] + layers["DepthwiseConv2D"] - 2 * squeeze_excites
+    assert layers["ZeroPadding2D"] == 5 and ops["Pad"] == 0, ops
     assert ops["Rsqrt"] == ops["FusedBatchNormV3"] == ops["IdentityN"] == 0, ops
     assert ops["Conv2D"] + ops["DepthwiseConv2dNative"] == convolutions == layers["BatchNormalization"], ops
     assert ops["MatMul"] == 2 * squeeze_excites + 1, ops  # and the classifier
