@@ -7,7 +7,8 @@ The SavedModel and TFLite rows include the exported contract (resize to the mode
 tf.function" is the Keras graph the SavedModel served before keras_cls/export/inference_graph.py. Each row gives
 its p50 over TFLite float32's at the same batch, and its MFU: the model's float32 FLOPs per second over the
 machine's peak (keras_cls/bench/hardware.py), measured at the start of the same run. `--tf_threads 1 --threads 1`
-times every runtime on one thread (TensorFlow's are process-wide: a run of its own).
+times every runtime on one thread (TensorFlow's are process-wide: a run of its own). `--op_profile` adds where the
+SavedModel's batch-1 time goes, kernel by kernel, run as TF Serving runs it (keras_cls/bench/op_profile.py).
 Example: python scripts/bench_serving.py --models=efficientnet-b0 --batches=1
 """
 import os
@@ -29,11 +30,13 @@ flags.DEFINE_integer("tf_threads", 0, "TensorFlow's intra- and inter-op threads 
                      lower_bound=0)
 flags.DEFINE_float("peak_seconds", 1.0, "seconds of each matmul/convolution timing behind the machine's peak",
                    lower_bound=0.0)
+flags.DEFINE_boolean("op_profile", False, "also time serve_images at batch 1 kernel by kernel (a TF1 session over "
+                     "the SavedModel, as TF Serving runs it) and print the op types that take 95% of the time")
 flags.DEFINE_string("json", None, "write the figures as flat JSON rows to this path")
 
 
 def runtimes(name, size, workdir):
-    """{runtime: callable(batch)} for one model; Keras predict is the reference."""
+    """({runtime: callable(batch)}, the SavedModel's path) for one model; Keras predict is the reference."""
     import tensorflow as tf
 
     import keras_cls
@@ -42,7 +45,8 @@ def runtimes(name, size, workdir):
     from keras_cls.latency import compiled_call
 
     model = keras_cls.build(name, input_shape=(size, size, 3))
-    signature = tf.saved_model.load(saved_model(model, root=workdir)).signatures["serve_images"]
+    path = saved_model(model, root=workdir)
+    signature = tf.saved_model.load(path).signatures["serve_images"]
     lite = TFLiteModel(tflite(model, os.path.join(workdir, f"{name}.tflite")), num_threads=FLAGS.threads)
     call = compiled_call(model)
     found = {"keras predict": lambda x: model.predict(x, batch_size=len(x), verbose=0),
@@ -51,7 +55,7 @@ def runtimes(name, size, workdir):
              f"TFLite float32 ({FLAGS.threads} threads)": lite}
     if not onnx.available():
         found[f"ONNX Runtime float32 ({FLAGS.threads} threads, model only)"] = onnx.session(model, size, FLAGS.threads)
-    return found
+    return found, path
 
 
 def main(argv):
@@ -84,12 +88,14 @@ def main(argv):
         size = FLAGS.size or keras_cls.model_info(name)["resolution"]
         gflop = 2 * flops.count(name, size).macs / 1e9
         with tempfile.TemporaryDirectory() as workdir:
-            candidates = runtimes(name, size, workdir)
+            candidates, path = runtimes(name, size, workdir)
             for batch in map(int, FLAGS.batches):
                 x = np.random.default_rng(0).uniform(0, 255, (batch, size, size, 3)).astype("float32")
                 repeats = FLAGS.repeats if batch == 1 else FLAGS.batch_repeats
                 timings = interleaved(candidates, x, repeats=repeats, warmup=2)
                 rows += _rows(name, size, batch, timings, gflop, peak_gflops)
+            if FLAGS.op_profile:
+                rows += _op_rows(name, size, path)
     if FLAGS.json:
         from keras_cls.bench import write_rows
 
@@ -110,6 +116,28 @@ def _rows(name, size, batch, timings, gflop, peak_gflops):
         print(f"| {name} | {size} | {batch} | {runtime} | {t.median_ms:.1f} | {t.p90_ms:.1f} | {t.images_per_s:.1f} "
               f"| {t.images_per_s / reference:.2f} | {t.median_ms / lite:.2f} | {100 * rows[-1]['mfu']:.1f}% |",
               flush=True)
+    return rows
+
+
+def _op_rows(name, size, path):
+    """The op types that take 95% of serve_images' kernel time at batch 1, printed as a table."""
+    import numpy as np
+
+    from keras_cls.bench.op_profile import op_times
+
+    x = np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)).astype("float32")
+    times = op_times(path, "serve_images", x, runs=FLAGS.repeats, threads=FLAGS.tf_threads)
+    total, shown, rows = sum(ms for _, ms, _ in times), 0.0, []
+    print(f"\n{name}: serve_images at batch 1, kernel time by op type ({total:.1f} ms a call in all)\n")
+    print("| op type | ms a call | ops a call | share |\n|---|---:|---:|---:|")
+    for op, ms, calls in times:
+        if shown >= 0.95 * total:
+            break
+        shown += ms
+        rows.append({"name": name, "size": size, "batch": 1, "op": op, "ms": round(ms, 3), "calls": calls,
+                     "share": round(ms / total, 4), "tf_threads": FLAGS.tf_threads})
+        print(f"| {op} | {ms:.2f} | {calls} | {100 * ms / total:.1f}% |")
+    print()
     return rows
 
 

@@ -114,7 +114,12 @@ def test_bench_prepare_on_a_small_folder(tmp_path):
 
 def test_bench_serving_times_every_runtime(tmp_path):
     stdout, rows = _bench("bench_serving.py", tmp_path, "--models=resnet-18", "--batches=1,2", "--size=32",
-                          "--repeats=3", "--batch_repeats=2", "--peak_seconds=0.05", "--threads=1", "--tf_threads=1")
+                          "--repeats=3", "--batch_repeats=2", "--peak_seconds=0.05", "--threads=1", "--tf_threads=1",
+                          "--op_profile")
+    kernels = {r["op"]: r for r in rows if "op" in r}  # the served graph's kernels at batch 1, as TF Serving runs it
+    rows = [r for r in rows if "op" not in r]
+    assert sum(r["calls"] for op, r in kernels.items() if "Conv2D" in op) == 20, kernels  # 17 3x3/7x7, 3 1x1
+    assert 0.95 <= sum(r["share"] for r in kernels.values()) <= 1 and "Rsqrt" not in kernels, kernels
     runtimes = ["keras predict", "keras tf.function", "SavedModel serve_images", "TFLite float32 (1 threads)",
                 "ONNX Runtime float32 (1 threads, model only)"]  # onnxruntime and tf2onnx: [bench], in make install
     assert [(r["batch"], r["runtime"]) for r in rows] == [(b, rt) for b in (1, 2) for rt in runtimes]
