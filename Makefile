@@ -41,7 +41,9 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_pipeline.py --json reports/bench/pipeline.json
 	$(BIN)/python scripts/bench_train.py --models resnet-18,efficientnet-b0 --batches 16 --image_size 128 --steps 5 \
 		--deterministic_cost --json reports/bench/train.json
-	$(BIN)/python scripts/bench_serving.py --json reports/bench/serving.json
+	$(BIN)/python scripts/bench_serving.py --op_profile --json reports/bench/serving.json
+	$(BIN)/python scripts/bench_serving.py --batches 1 --tf_threads 1 --threads 2 --op_profile \
+		--json reports/bench/serving-tf-1-thread.json
 	$(BIN)/python scripts/bench_serving.py --batches 1 --tf_threads 1 --threads 1 \
 		--json reports/bench/serving-1-thread.json
 	$(BIN)/python scripts/bench_compress.py --json reports/bench/compress.json

@@ -1,14 +1,19 @@
-"""Serving latency and throughput: Keras predict vs the SavedModel signature vs TFLite float32 vs ONNX Runtime (where
-the `[bench]` extra is installed), in one run.
+"""Serving latency and throughput: Keras predict vs the SavedModel signature (called as `tf.saved_model.load` calls
+it, and as TF Serving runs it) vs TFLite float32 vs ONNX Runtime (where the `[bench]` extra is installed), in one
+run.
 
 Each model is built with random weights at its own resolution (speed does not depend on the weights), exported
 to a temporary SavedModel and TFLite file, and all runtimes are timed interleaved on the same image batch.
 The SavedModel and TFLite rows include the exported contract (resize to the model's size and top-k); "keras
-tf.function" is the Keras graph the SavedModel served before keras_cls/export/inference_graph.py. Each row gives
+tf.function" is the Keras graph the SavedModel served before keras_cls/export/inference_graph.py; "TF Serving
+session" runs the SavedModel as TF Serving does (keras_cls/export/session.py) on the process's TensorFlow threads.
+Each row gives
 its p50 over TFLite float32's at the same batch, and its MFU: the model's float32 FLOPs per second over the
 machine's peak (keras_cls/bench/hardware.py), measured at the start of the same run. `--tf_threads 1 --threads 1`
-times every runtime on one thread (TensorFlow's are process-wide: a run of its own). `--op_profile` adds where the
-SavedModel's batch-1 time goes, kernel by kernel, run as TF Serving runs it (keras_cls/bench/op_profile.py).
+times every runtime on one thread; TensorFlow's threads are process-wide (every session of a process shares the
+first one's pools, as every model of a TF Serving process does), so each setting is a run of its own, and
+`--tf_threads 1 --threads 2` times TF Serving on one thread against TFLite on two. `--op_profile` adds where the TF
+Serving session's batch-1 time goes, kernel by kernel (keras_cls/bench/op_profile.py).
 Example: python scripts/bench_serving.py --models=efficientnet-b0 --batches=1
 """
 import os
@@ -30,18 +35,21 @@ flags.DEFINE_integer("tf_threads", 0, "TensorFlow's intra- and inter-op threads 
                      lower_bound=0)
 flags.DEFINE_float("peak_seconds", 1.0, "seconds of each matmul/convolution timing behind the machine's peak",
                    lower_bound=0.0)
-flags.DEFINE_boolean("op_profile", False, "also time serve_images at batch 1 kernel by kernel (a TF1 session over "
-                     "the SavedModel, as TF Serving runs it) and print the op types that take 95% of the time")
+flags.DEFINE_boolean("op_profile", False, "also time the TF Serving session's serve_images at batch 1 kernel by "
+                     "kernel and print the op types that take 95% of the time")
 flags.DEFINE_string("json", None, "write the figures as flat JSON rows to this path")
+
+SESSION = "TF Serving session serve_images"
 
 
 def runtimes(name, size, workdir):
-    """({runtime: callable(batch)}, the SavedModel's path) for one model; Keras predict is the reference."""
+    """{runtime: callable(batch)} for one model; Keras predict is the reference."""
     import tensorflow as tf
 
     import keras_cls
     from keras_cls.bench import onnx
     from keras_cls.export import TFLiteModel, saved_model, tflite
+    from keras_cls.export.session import ServingSession
     from keras_cls.latency import compiled_call
 
     model = keras_cls.build(name, input_shape=(size, size, 3))
@@ -55,7 +63,8 @@ def runtimes(name, size, workdir):
              f"TFLite float32 ({FLAGS.threads} threads)": lite}
     if not onnx.available():
         found[f"ONNX Runtime float32 ({FLAGS.threads} threads, model only)"] = onnx.session(model, size, FLAGS.threads)
-    return found, path
+    found[SESSION] = ServingSession(path, "serve_images", FLAGS.tf_threads)
+    return found
 
 
 def main(argv):
@@ -88,14 +97,15 @@ def main(argv):
         size = FLAGS.size or keras_cls.model_info(name)["resolution"]
         gflop = 2 * flops.count(name, size).macs / 1e9
         with tempfile.TemporaryDirectory() as workdir:
-            candidates, path = runtimes(name, size, workdir)
+            candidates = runtimes(name, size, workdir)
             for batch in map(int, FLAGS.batches):
                 x = np.random.default_rng(0).uniform(0, 255, (batch, size, size, 3)).astype("float32")
                 repeats = FLAGS.repeats if batch == 1 else FLAGS.batch_repeats
                 timings = interleaved(candidates, x, repeats=repeats, warmup=2)
                 rows += _rows(name, size, batch, timings, gflop, peak_gflops)
             if FLAGS.op_profile:
-                rows += _op_rows(name, size, path)
+                rows += _op_rows(name, size, candidates[SESSION])
+            candidates[SESSION].close()
     if FLAGS.json:
         from keras_cls.bench import write_rows
 
@@ -119,23 +129,23 @@ def _rows(name, size, batch, timings, gflop, peak_gflops):
     return rows
 
 
-def _op_rows(name, size, path):
-    """The op types that take 95% of serve_images' kernel time at batch 1, printed as a table."""
+def _op_rows(name, size, session):
+    """The op types that take 95% of the TF Serving session's kernel time at batch 1, printed as a table."""
     import numpy as np
 
     from keras_cls.bench.op_profile import op_times
 
     x = np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)).astype("float32")
-    times = op_times(path, "serve_images", x, runs=FLAGS.repeats, threads=FLAGS.tf_threads)
+    times = op_times(session, x, runs=FLAGS.repeats)
     total, shown, rows = sum(ms for _, ms, _ in times), 0.0, []
-    print(f"\n{name}: serve_images at batch 1, kernel time by op type ({total:.1f} ms a call in all)\n")
-    print("| op type | ms a call | ops a call | share |\n|---|---:|---:|---:|")
+    print(f"\n{name}: {SESSION}, batch 1, kernel time by op type ({total:.1f} ms a call in all)\n\n"
+          "| op type | ms a call | ops a call | share |\n|---|---:|---:|---:|")
     for op, ms, calls in times:
         if shown >= 0.95 * total:
             break
         shown += ms
-        rows.append({"name": name, "size": size, "batch": 1, "op": op, "ms": round(ms, 3), "calls": calls,
-                     "share": round(ms / total, 4), "tf_threads": FLAGS.tf_threads})
+        rows.append({"name": name, "size": size, "batch": 1, "tf_threads": FLAGS.tf_threads, "op": op,
+                     "ms": round(ms, 3), "calls": calls, "share": round(ms / total, 4)})
         print(f"| {op} | {ms:.2f} | {calls} | {100 * ms / total:.1f}% |")
     print()
     return rows

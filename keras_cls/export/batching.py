@@ -17,22 +17,23 @@ NEAR_BEST = 0.9
 
 
 def throughput_curve(path, signature="serve_images_uint8", batches=BATCHES, repeats=5):
-    """[(batch, p50 seconds per call)] of an exported version's signature on random images at its contract's size."""
-    import json
-
+    """[(batch, p50 seconds per call)] of an exported version's signature, run as TF Serving runs it
+    (keras_cls.export.session, TF Serving's default threads), on random images at its contract's size."""
     import numpy as np
-    import tensorflow as tf
 
+    from keras_cls.data.contract import Preprocessing
+    from keras_cls.export.session import ServingSession
     from keras_cls.latency import interleaved
 
-    loaded = tf.saved_model.load(path)
-    size = json.loads(loaded.signatures["preprocessing"]()["preprocessing"].numpy())["image_size"]
-    function = loaded.signatures[signature]
+    with open(os.path.join(path, "assets", "preprocessing.json")) as f:
+        size = Preprocessing.from_json(f.read()).image_size
+    session = ServingSession(path, signature)
     curve = []
     for batch in batches:
         images = np.random.default_rng(batch).integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
-        timing = interleaved({signature: lambda x: function(images=tf.constant(x))}, images, repeats, warmup=1)
+        timing = interleaved({signature: session}, images, repeats, warmup=1)
         curve.append((batch, timing[signature].median_ms / 1000))
+    session.close()
     return curve
 
 

@@ -121,7 +121,8 @@ def test_bench_serving_times_every_runtime(tmp_path):
     assert sum(r["calls"] for op, r in kernels.items() if "Conv2D" in op) == 20, kernels  # 17 3x3/7x7, 3 1x1
     assert 0.95 <= sum(r["share"] for r in kernels.values()) <= 1 and "Rsqrt" not in kernels, kernels
     runtimes = ["keras predict", "keras tf.function", "SavedModel serve_images", "TFLite float32 (1 threads)",
-                "ONNX Runtime float32 (1 threads, model only)"]  # onnxruntime and tf2onnx: [bench], in make install
+                "ONNX Runtime float32 (1 threads, model only)",  # onnxruntime and tf2onnx: [bench], in make install
+                "TF Serving session serve_images"]
     assert [(r["batch"], r["runtime"]) for r in rows] == [(b, rt) for b in (1, 2) for rt in runtimes]
     assert "2 CPUs (1 TensorFlow threads)" in stdout.replace(f"{os.cpu_count()} CPUs", "2 CPUs")
     assert {r["tf_threads"] for r in rows} == {1}  # every runtime on one thread: TF Serving's two flags set to 1

@@ -51,6 +51,22 @@ def test_signatures_match_the_keras_model(model, exported):
     np.testing.assert_allclose(got, direct, atol=1e-5, rtol=0)
 
 
+def test_tf_serving_session_answers_what_the_signature_does(model, exported):
+    """keras_cls.export.session runs the version as TF Serving does (a TF1 session, Grappler's and oneDNN's
+    rewrites): what bench_serving times there is what the signature and the Keras model compute."""
+    from keras_cls.export.session import ServingSession
+
+    path, _ = exported
+    batch = np.random.default_rng(4).integers(0, 256, (3, 70, 90, 3)).astype("uint8")
+    direct = model(tf.cast(CONTRACT.apply(batch), tf.float32), training=False).numpy()
+    session = ServingSession(path, "serve_images_uint8", threads=1)
+    out = session(batch)
+    session.close()
+    assert sorted(out) == ["class_names", "classes", "probabilities", "scores"]
+    np.testing.assert_allclose(out["scores"], direct, atol=1e-5, rtol=0)
+    assert out["classes"].tolist() == np.argsort(-direct, axis=1)[:, :2].tolist()
+
+
 def test_each_weight_is_stored_once(model, exported):
     path, _ = exported
     variables = os.path.join(path, "variables")
