@@ -7,9 +7,8 @@ to a temporary SavedModel and TFLite file, and all runtimes are timed interleave
 The SavedModel and TFLite rows include the exported contract (resize to the model's size and top-k); "keras
 tf.function" is the Keras graph the SavedModel served before keras_cls/export/inference_graph.py; "TF Serving
 session" runs the SavedModel as TF Serving does (keras_cls/export/session.py) on the process's TensorFlow threads.
-Each row gives
-its p50 over TFLite float32's at the same batch, and its MFU: the model's float32 FLOPs per second over the
-machine's peak (keras_cls/bench/hardware.py), measured at the start of the same run. `--tf_threads 1 --threads 1`
+Each row gives its p50 over TFLite float32's at the same batch, and its MFU: the model's float32 FLOPs per second
+over the machine's peak (keras_cls/bench/hardware.py), measured at the start of the same run. `--tf_threads 1 --threads 1`
 times every runtime on one thread; TensorFlow's threads are process-wide (every session of a process shares the
 first one's pools, as every model of a TF Serving process does), so each setting is a run of its own, and
 `--tf_threads 1 --threads 2` times TF Serving on one thread against TFLite on two. `--op_profile` adds where the TF
