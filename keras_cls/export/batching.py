@@ -21,12 +21,11 @@ def throughput_curve(path, signature="serve_images_uint8", batches=BATCHES, repe
     (keras_cls.export.session, TF Serving's default threads), on random images at its contract's size."""
     import numpy as np
 
-    from keras_cls.data.contract import Preprocessing
+    from keras_cls.export.saved_model import exported_contract
     from keras_cls.export.session import ServingSession
     from keras_cls.latency import interleaved
 
-    with open(os.path.join(path, "assets", "preprocessing.json")) as f:
-        size = Preprocessing.from_json(f.read()).image_size
+    size = exported_contract(path).image_size
     session = ServingSession(path, signature)
     curve = []
     for batch in batches:

@@ -133,6 +133,15 @@ class ServingModule(tf.Module):
                 "serve_images_uint8": self.serve_images_uint8, "preprocessing": self.preprocessing}
 
 
+CONTRACT_ASSET = os.path.join("assets", "preprocessing.json")  # in every version: the contract, for any reader
+
+
+def exported_contract(path):
+    """The preprocessing contract of the exported version at `path` (its asset)."""
+    with open(os.path.join(path, CONTRACT_ASSET)) as f:
+        return Preprocessing.from_json(f.read())
+
+
 def next_version(model_dir):
     """1 + the largest integer version folder under model_dir (1 when there is none)."""
     versions = [int(d) for d in os.listdir(model_dir) if d.isdigit()] if os.path.isdir(model_dir) else []
@@ -159,8 +168,8 @@ def saved_model(model, root="saved_models", name=None, version=None, class_names
     tmp = os.path.join(model_dir, files.temporary_name(str(version)))  # not all digits: servers skip it
     try:
         tf.saved_model.save(module, tmp, signatures=module.signatures())
-        os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
-        files.write_text(os.path.join(tmp, "assets", "preprocessing.json"), module.contract.to_json() + "\n")
+        os.makedirs(os.path.dirname(os.path.join(tmp, CONTRACT_ASSET)), exist_ok=True)
+        files.write_text(os.path.join(tmp, CONTRACT_ASSET), module.contract.to_json() + "\n")
         os.rename(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
