@@ -16,6 +16,7 @@ class CompressConfig:
     fine_tune_epochs: int = 3           # for qat and prune, on the training split
     steps_per_epoch: int = 0            # 0: one pass over the training split
     learning_rate: float = 1e-4         # Adam, constant
+    seed: int = 0                       # dropout and drop-connect while fine-tuning (DataConfig.seed: batch order)
     calibration_images: int = 200       # representative images for int8, from the validation split
     per_channel: bool = True            # int8 weight scales per output channel (False: per tensor, smaller)
     threads: int = 2                    # TFLite interpreter threads for the accuracy and latency runs
