@@ -44,8 +44,8 @@ def fine_tune(model, data, config, callbacks=()):
     scores = model(images[:1], training=False)
     model.compiled_loss.build(scores)
     model.compiled_metrics.build(scores, labels[:1])
-    # The same command, the same files: dropout from the seed, the batches from (data seed, epoch) alone (Data.train:
-    # a reshuffled stream whose order hangs on how often the process has read it before).
+    # The same command, the same fine-tuning: dropout from the seed, the batches from (data seed, epoch) alone (not
+    # Data.train: a reshuffled stream whose order hangs on how often the process has read it before).
     tf_keras.utils.set_random_seed(config.seed)
     model.fit(data.train_from(0, steps), steps_per_epoch=steps, epochs=config.fine_tune_epochs, verbose=0,
               callbacks=list(callbacks))
